@@ -1,0 +1,105 @@
+"""The `aiops` command line."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aiops.errors import AiopsError
+from aiops.settings import Settings
+
+app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
+                  no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local stack: Apache Kafka (KRaft) and OPA.", no_args_is_help=True)
+topics_app = typer.Typer(help="The topic catalog.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings (from AIOPS_* variables), secrets masked."""
+    table = Table("setting", "environment variable", "value")
+    for name, value in _settings().masked().items():
+        table.add_row(name, f"AIOPS_{name.upper()}", "" if value is None else str(value))
+    console.print(table)
+
+
+def _status_table(rows) -> Table:
+    table = Table("component", "version", "address", "health", "detail", "pid")
+    for row in rows:
+        health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
+        table.add_row(row.name, row.version or "-", row.address, health, row.detail, str(row.pid or "-"))
+    return table
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Fetch/build what is missing (cached outside the repo), start Kafka and OPA, wait for health."""
+    from aiops.stack import components
+    from aiops.topics import create_topics
+
+    settings = _settings()
+    rows = components.up(settings, say=lambda msg: console.print(f"[dim]{msg}[/]"))
+    create_topics(settings)
+    console.print(_status_table(rows))
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local stack (data stays in the state directory)."""
+    from aiops.stack import components
+
+    stopped = components.down(_settings())
+    console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Each component with its version, address and health; exits 1 when any is down."""
+    from aiops.stack import components
+
+    rows = components.status(_settings())
+    console.print(_status_table(rows))
+    if not all(r.healthy for r in rows):
+        raise typer.Exit(1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every catalog topic that does not exist yet (idempotent)."""
+    from aiops.topics import create_topics
+
+    for name, outcome in create_topics(_settings()).items():
+        console.print(f"{outcome:8} {name}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the topic catalog."""
+    from aiops.topics import CATALOG
+
+    settings = _settings()
+    table = Table("topic", "partitions", "cleanup", "key", "value")
+    for spec in CATALOG:
+        table.add_row(spec.full_name(settings), str(spec.partitions or settings.default_partitions),
+                      spec.cleanup_policy, spec.key, spec.value)
+    console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except AiopsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise SystemExit(2) from None

@@ -1,0 +1,68 @@
+"""`aiops stack up | down | status`: the components of the local stack, started and checked in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiops.settings import Settings
+from aiops.stack import kafka, opa, process
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    address: Callable[[Settings], str]
+    start: Callable[..., None]
+    wait_healthy: Callable[[Settings], None]
+    stop: Callable[[Settings], bool]
+    version: Callable[[Settings], str | None]
+    is_healthy: Callable[[Settings], tuple[bool, str]]
+    pid_file: Callable[[Settings], object]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    version: str | None
+    address: str
+    healthy: bool
+    detail: str
+    pid: int | None
+
+
+COMPONENTS = (
+    Component(
+        "kafka", lambda s: f"{kafka.HOST}:{s.kafka_port}", kafka.start, kafka.wait_healthy, kafka.stop,
+        kafka.version, kafka.is_healthy, lambda s: kafka.paths(s).pid_file,
+    ),
+    Component(
+        "opa", lambda s: f"http://{opa.HOST}:{s.opa_port}", opa.start, opa.wait_healthy, opa.stop,
+        opa.version, opa.is_healthy, lambda s: opa.home(s) / "opa.pid",
+    ),
+)
+
+
+def up(settings: Settings, say=print) -> list[ComponentStatus]:
+    """Provision (first time only) and start every component, then wait until each is healthy."""
+    for component in COMPONENTS:
+        component.start(settings, say)
+    for component in COMPONENTS:
+        component.wait_healthy(settings)
+    return status(settings)
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop every component in reverse order; returns the names of those that were running."""
+    return [c.name for c in reversed(COMPONENTS) if c.stop(settings)]
+
+
+def status(settings: Settings) -> list[ComponentStatus]:
+    rows = []
+    for component in COMPONENTS:
+        healthy, detail = component.is_healthy(settings)
+        rows.append(ComponentStatus(
+            name=component.name, version=component.version(settings), address=component.address(settings),
+            healthy=healthy, detail=detail, pid=process.read_pid(component.pid_file(settings)),
+        ))
+    return rows
