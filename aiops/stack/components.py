@@ -45,10 +45,15 @@ COMPONENTS = (
 
 def up(settings: Settings, say=print) -> list[ComponentStatus]:
     """Provision (first time only) and start every component, then wait until each is healthy."""
-    for component in COMPONENTS:
-        component.start(settings, say)
-    for component in COMPONENTS:
-        component.wait_healthy(settings)
+    try:
+        for component in COMPONENTS:
+            component.start(settings, say)
+        for component in COMPONENTS:
+            component.wait_healthy(settings)
+    except Exception:
+        # Leave nothing half-started behind a failed `up`.
+        down(settings)
+        raise
     return status(settings)
 
 

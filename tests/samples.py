@@ -1,0 +1,86 @@
+"""Valid example records for every schema, shared by tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
+
+
+def alert() -> dict[str, Any]:
+    return {
+        "fingerprint": "3f2a9c1d0b7e6a55", "status": "firing", "name": "PostgresConnectionsNearLimit",
+        "severity": "critical", "service": "orders-db",
+        "labels": {"alertname": "PostgresConnectionsNearLimit", "service": "orders-db", "env": "prod"},
+        "annotations": {"summary": "orders-db at 97% of max_connections"},
+        "starts_at": T0, "ends_at": None, "source": "alertmanager",
+        "generator_url": "http://prometheus:9090/graph?g0.expr=pg_connections", "trace_id": None,
+        "received_at": T0 + timedelta(seconds=2),
+    }
+
+
+def incident() -> dict[str, Any]:
+    return {
+        "id": "inc-7d1f", "version": 3, "status": "updated", "title": "orders-db connection exhaustion",
+        "severity": "critical", "services": ["orders-db", "orders-api", "web-frontend"],
+        "root_cause": {"service": "orders-db", "reason": "deepest failing callee with errors of its own",
+                       "candidates": [{"service": "orders-db", "score": 0.9, "reason": "deepest"},
+                                      {"service": "orders-api", "score": 0.4, "reason": "caller"}]},
+        "alerts": [{"fingerprint": "3f2a9c1d0b7e6a55", "name": "PostgresConnectionsNearLimit",
+                    "service": "orders-db", "status": "firing", "severity": "critical",
+                    "starts_at": T0, "ends_at": None}],
+        "log_evidence": [{"service": "orders-api", "template_id": "12",
+                          "template": "timeout acquiring connection from pool after <NUM>ms", "level": "error",
+                          "count": 412, "baseline_per_min": 0.1, "reason": "surge 400x baseline",
+                          "examples": ["timeout acquiring connection from pool after 30000ms"]}],
+        "span_evidence": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
+                           "service": "orders-api", "operation": "GET /orders", "kind": "error",
+                           "duration_ms": 30012.5, "baseline_ms": 40.0, "message": "503"}],
+        "similar_incidents": [{"doc_id": "pm-2025-08-orders-db", "kind": "postmortem",
+                               "title": "Orders DB pool exhaustion", "score": 0.82}],
+        "window_start": T0, "window_end": T0 + timedelta(minutes=10), "updated_at": T0 + timedelta(minutes=3),
+    }
+
+
+def proposal() -> dict[str, Any]:
+    return {
+        "id": "prop-1", "incident_id": "inc-7d1f", "action": "restart_deployment",
+        "parameters": {"namespace": "shop", "deployment": "orders-api", "replicas": 3, "force": False,
+                       "ratio": 0.5, "note": None},
+        "target": {"environment": "prod", "namespace": "shop", "service": "orders-api"},
+        "risk_class": "state_changing", "blast_radius": 3, "rationale": "pool exhausted; runbook says restart",
+        "evidence": [{"kind": "alert", "ref": "3f2a9c1d0b7e6a55", "summary": None},
+                     {"kind": "document", "ref": "rb-orders-db-connection-exhaustion", "summary": "runbook"}],
+        "confidence": 0.8,
+        "proposer": {"kind": "reasoner", "name": "runbook-reasoner", "version": "1", "note": None},
+        "requested_by": None, "created_at": T0, "expires_at": T0 + timedelta(hours=1),
+        "idempotency_key": "inc-7d1f:restart_deployment:shop/orders-api",
+    }
+
+
+def approval() -> dict[str, Any]:
+    return {"proposal_id": "prop-1", "decision": "approve", "token": "eyJhbGciOiJFUzI1NiJ9.e30.sig",
+            "source": "cli", "time": T0 + timedelta(minutes=5), "comment": "go"}
+
+
+def decision() -> dict[str, Any]:
+    return {"id": "dec-1", "proposal_id": "prop-1", "opa_decision_id": "b6f0c5e2", "allow": False,
+            "reasons": ["state_changing action needs 1 approval, has 0"],
+            "approvals_considered": [{"decision": "approve", "source": "cli", "approver": "alice",
+                                      "counted": False, "reason": "token expired"}],
+            "policy_revision": "2026-11-26.1", "trigger": "approval",
+            "evaluated_at": T0 + timedelta(minutes=5), "latency_ms": 3.2}
+
+
+def execution() -> dict[str, Any]:
+    return {"id": "exe-1", "proposal_id": "prop-1", "decision_id": "dec-1",
+            "idempotency_key": "inc-7d1f:restart_deployment:shop/orders-api", "executor": "platform-ctl",
+            "action": "restart_deployment", "request": '{"deployment": "orders-api"}',
+            "response": '{"status": "ok"}', "status": "succeeded", "error": None, "attempt": 1,
+            "started_at": T0 + timedelta(minutes=6), "finished_at": T0 + timedelta(minutes=6, seconds=1),
+            "duration_ms": 1000.0}
+
+
+ALL = {"Alert": alert, "Incident": incident, "Proposal": proposal, "Approval": approval,
+       "Decision": decision, "Execution": execution}
