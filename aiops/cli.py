@@ -55,6 +55,23 @@ def stack_up() -> None:
     console.print(_status_table(rows))
 
 
+@stack_app.command("provision")
+def stack_provision() -> None:
+    """Fetch and build everything the stack runs (cached outside the repo), without starting it."""
+    from aiops.stack import components
+
+    components.provision(_settings(), say=lambda msg: console.print(f"[dim]{msg}[/]"))
+    console.print("provisioned")
+
+
+@stack_app.command("which")
+def stack_which(tool: str = typer.Argument(..., help="opa")) -> None:
+    """Print the path of a cached tool binary (for scripts)."""
+    from aiops.stack import components
+
+    typer.echo(str(components.binary(_settings(), tool)))
+
+
 @stack_app.command("down")
 def stack_down() -> None:
     """Stop the local stack (data stays in the state directory)."""

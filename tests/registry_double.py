@@ -55,12 +55,9 @@ class RegistryDouble:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def register(self, subject: str, schema: str) -> int:
-        for schema_id, known in self.schemas.items():
-            if json.loads(known) == json.loads(schema):
-                break
-        else:
-            schema_id = len(self.schemas) + 1
-            self.schemas[schema_id] = schema
+        existing = [i for i, known in self.schemas.items() if json.loads(known) == json.loads(schema)]
+        schema_id = existing[0] if existing else len(self.schemas) + 1
+        self.schemas[schema_id] = schema
         self.subjects.setdefault(subject, []).append(schema_id)
         return schema_id
 

@@ -46,7 +46,8 @@ def _read(payload: bytes, writer: AvroSchema, reader: AvroSchema) -> dict[str, A
         ) from exc
     if buf.tell() != len(payload):
         raise SerializationError(
-            f"{len(payload) - buf.tell()} trailing bytes after a {reader.full_name} record: not a message of this schema"
+            f"{len(payload) - buf.tell()} trailing bytes after a {reader.full_name} record: "
+            "not a message of this schema"
         )
     if not isinstance(record, dict):
         raise SerializationError(f"decoded value is not a {reader.full_name} record")

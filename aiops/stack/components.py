@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from aiops.errors import StackError
 from aiops.settings import Settings
 from aiops.stack import kafka, opa, process
 
@@ -55,6 +57,20 @@ def up(settings: Settings, say=print) -> list[ComponentStatus]:
         down(settings)
         raise
     return status(settings)
+
+
+def provision(settings: Settings, say=print) -> None:
+    """Download and build what the components run; a second call does nothing."""
+    kafka.ensure_jars(settings, say)
+    opa.ensure_binary(settings, say)
+
+
+def binary(settings: Settings, tool: str) -> Path:
+    """The path of a provisioned tool binary by name."""
+    binaries = {"opa": opa.ensure_binary}
+    if tool not in binaries:
+        raise StackError(f"unknown tool {tool!r}; known: {', '.join(binaries)}")
+    return binaries[tool](settings, print)
 
 
 def down(settings: Settings) -> list[str]:

@@ -103,8 +103,8 @@ async def test_produced_with_confluent_kafka_read_with_aiokafka(services, new_to
 async def test_newer_reader_reads_older_records_from_kafka(services, new_topic, new_group):
     v1 = older_alert_schema()
     old = {k: v for k, v in samples.alert().items() if k not in ("trace_id", "generator_url")}
-    received = await aiokafka_roundtrip(services.kafka_bootstrap, new_topic("evolve"), new_group(),
-                                        [SingleObjectCodec(v1).encode(old), SingleObjectCodec(SCHEMAS["Alert"]).encode(samples.alert())])
+    values = [SingleObjectCodec(v1).encode(old), SingleObjectCodec(SCHEMAS["Alert"]).encode(samples.alert())]
+    received = await aiokafka_roundtrip(services.kafka_bootstrap, new_topic("evolve"), new_group(), values)
     reader = SingleObjectCodec(SCHEMAS["Alert"], writers=[v1])
     first, second = (reader.decode(v) for v in received)
     assert first["trace_id"] is None and first["fingerprint"] == old["fingerprint"]

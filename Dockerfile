@@ -1,0 +1,12 @@
+# The project's services (bridges, workers, gatekeeper, CLI) in one image; docker-compose.yml picks the command.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY aiops ./aiops
+COPY streams ./streams
+COPY connectors ./connectors
+COPY schemas ./schemas
+COPY policy ./policy
+RUN pip install --no-cache-dir -e .
+ENTRYPOINT ["aiops"]
+CMD ["--help"]

@@ -1,0 +1,1 @@
+"""Bridges from observability tools into Kafka, approval ingress, and action executors."""

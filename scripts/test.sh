@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: policy checks, lint, then the whole test suite against the real Kafka and OPA.
+# Starts the local stack when it is not running (and stops it again afterwards). Extra arguments go to pytest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+started=0
+if ! aiops stack status >/dev/null 2>&1; then
+  aiops stack up || exit 1
+  started=1
+fi
+trap '[ "$started" = 1 ] && aiops stack down' EXIT
+
+echo "== policy: opa fmt, opa check --strict, opa test --coverage"
+OPA="$(aiops stack which opa)" bash policy/check.sh || exit 1
+echo "== lint: ruff"
+ruff check aiops streams connectors tests || exit 1
+echo "== tests: pytest"
+pytest "$@"
+rc=$?
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"
