@@ -114,6 +114,32 @@ def topics_list() -> None:
     console.print(table)
 
 
+@app.command("worker")
+def worker(
+    agent: list[str] = typer.Option(None, "--agent", "-a", help="agent group to run (repeatable; default: all)"),
+    app_id: str = typer.Option("aiops-streams", help="Faust app id (consumer group and changelog prefix)"),
+    web_port: int | None = typer.Option(None, help="serve Faust's web endpoints on this port"),
+    loglevel: str = typer.Option("info", help="crit, error, warn, info or debug"),
+) -> None:
+    """Run the stream processing worker (Faust agents)."""
+    import faust
+
+    from streams.agents import modules_for
+    from streams.app import StreamContext, create_app, register_agents
+
+    settings = _settings()
+    try:
+        modules = modules_for(agent)
+    except KeyError as exc:
+        raise AiopsError(str(exc.args[0])) from None
+    faust_app = create_app(settings, settings.topic(app_id), web_port=web_port)
+    register_agents(faust_app, StreamContext.build(settings), modules)
+    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+
+
+# Commands contributed by other packages are added here (one line each).
+
+
 def main() -> None:
     try:
         app()

@@ -24,6 +24,10 @@ def _dead_letters(topic: str) -> TopicSpec:
     return TopicSpec(f"{topic}.dlq", key="original key", value="original bytes; error in headers")
 
 
+def by_name_in(specs: tuple[TopicSpec, ...], name: str) -> TopicSpec:
+    return next(spec for spec in specs if spec.name == name)
+
+
 INPUTS = (
     TopicSpec("otlp_spans", key="none", value="OTLP ExportTraceServiceRequest (otlp_proto or otlp_json)"),
     TopicSpec("otlp_logs", key="none", value="OTLP ExportLogsServiceRequest (otlp_proto or otlp_json)"),
@@ -33,23 +37,26 @@ INPUTS = (
 )
 
 OUTPUTS = (
-    TopicSpec("aiops.alerts", key="alert fingerprint", value="Alert (Avro), normalised"),
+    TopicSpec("aiops.alerts", key="service", value="Alert (Avro), normalised"),
+    TopicSpec("aiops.logs", key="service", value="LogRecord (Avro), normalised"),
+    TopicSpec("aiops.spans", key="trace id", value="Span (Avro), normalised"),
     TopicSpec("aiops.incidents", key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
     TopicSpec("aiops.proposals", key="proposal id", value="Proposal (Avro)"),
     TopicSpec("aiops.decisions", key="proposal id", value="Decision (Avro)"),
     TopicSpec("aiops.executions", key="proposal id", value="Execution (Avro)"),
 )
 
-DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + (OUTPUTS[2],))
+# Every topic a consumer reads has a dead-letter topic; proposals are read by the gatekeeper.
+DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + (by_name_in(OUTPUTS, "aiops.proposals"),))
 
 CATALOG: tuple[TopicSpec, ...] = INPUTS + OUTPUTS + DEAD_LETTERS
 
 
 def by_name(name: str) -> TopicSpec:
-    for spec in CATALOG:
-        if spec.name == name:
-            return spec
-    raise KeyError(f"{name!r} is not in the topic catalog")
+    try:
+        return by_name_in(CATALOG, name)
+    except StopIteration:
+        raise KeyError(f"{name!r} is not in the topic catalog") from None
 
 
 def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG,

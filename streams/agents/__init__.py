@@ -1,0 +1,20 @@
+"""The Faust agents, one module each. `AGENTS` maps a group name (as `aiops worker --agent NAME` takes it)
+to the modules that register its agents; modules are imported only when their group runs."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+AGENTS: dict[str, tuple[str, ...]] = {
+    # Filled in as agents land, e.g. "normalize": ("streams.agents.normalize_alerts", ...).
+}
+
+
+def modules_for(groups: list[str] | None) -> list[ModuleType]:
+    """The agent modules of the named groups (all groups when none are named)."""
+    names = groups or list(AGENTS)
+    unknown = [g for g in names if g not in AGENTS]
+    if unknown:
+        raise KeyError(f"unknown agent group(s) {unknown}; known: {sorted(AGENTS)}")
+    return [importlib.import_module(m) for g in names for m in AGENTS[g]]

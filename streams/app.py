@@ -1,0 +1,62 @@
+"""The Faust app: built from the settings object, agents registered onto it (no import-time globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from aiops.avro import AvroCodec, SchemaSet, codec_for
+from aiops.settings import Settings
+
+
+@dataclass
+class StreamContext:
+    """What every agent needs: the settings, the Avro contracts and a codec per (record, topic)."""
+
+    settings: Settings
+    schemas: SchemaSet
+    _codecs: dict[tuple[str, str], AvroCodec] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> StreamContext:
+        return cls(settings, SchemaSet.load(settings.schemas_dir))
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def codec(self, record_name: str, topic: str) -> AvroCodec:
+        key = (record_name, topic)
+        if key not in self._codecs:
+            self._codecs[key] = codec_for(record_name, self.topic(topic), self.settings, self.schemas)
+        return self._codecs[key]
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
+               **overrides: Any) -> faust.App:
+    """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
+    config: dict[str, Any] = dict(
+        broker=broker_urls(settings.kafka_bootstrap),
+        store="memory://",
+        topic_partitions=settings.default_partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+    )
+    config.update(overrides)
+    return faust.App(app_id, **config)
+
+
+def register_agents(app: faust.App, ctx: StreamContext, modules: Iterable[Any]) -> None:
+    """Each agent module exposes `register(app, ctx)`, declaring its topics, tables and agents."""
+    for module in modules:
+        module.register(app, ctx)
