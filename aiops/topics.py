@@ -40,14 +40,20 @@ OUTPUTS = (
     TopicSpec("aiops.alerts", key="service", value="Alert (Avro), normalised"),
     TopicSpec("aiops.logs", key="service", value="LogRecord (Avro), normalised"),
     TopicSpec("aiops.spans", key="trace id", value="Span (Avro), normalised"),
+    TopicSpec("aiops.signals", key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
+              partitions=1),
     TopicSpec("aiops.incidents", key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
     TopicSpec("aiops.proposals", key="proposal id", value="Proposal (Avro)"),
     TopicSpec("aiops.decisions", key="proposal id", value="Decision (Avro)"),
     TopicSpec("aiops.executions", key="proposal id", value="Execution (Avro)"),
+    # Internal: the gatekeeper's per-proposal state and execution ledger (same partitions as proposals).
+    TopicSpec("aiops.gatekeeper.ledger", key="proposal id", value="gatekeeper ledger entry (JSON, internal)",
+              cleanup_policy="compact"),
 )
 
 # Every topic a consumer reads has a dead-letter topic; proposals are read by the gatekeeper.
-DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + (by_name_in(OUTPUTS, "aiops.proposals"),))
+_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in ("aiops.signals", "aiops.proposals"))
+DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + _CONSUMED_OUTPUTS)
 
 CATALOG: tuple[TopicSpec, ...] = INPUTS + OUTPUTS + DEAD_LETTERS
 

@@ -82,5 +82,20 @@ def execution() -> dict[str, Any]:
             "duration_ms": 1000.0}
 
 
-ALL = {"Alert": alert, "Incident": incident, "Proposal": proposal, "Approval": approval,
+def log_record() -> dict[str, Any]:
+    return {"time": T0, "observed_time": T0 + timedelta(milliseconds=3), "service": "orders-api",
+            "severity": "error", "level": "ERROR", "message": "timeout acquiring connection from pool after 30000ms",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
+            "attributes": {"pod": "orders-api-7d9f"}, "source": "vector"}
+
+
+def span() -> dict[str, Any]:
+    return {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
+            "parent_span_id": "a1b2c3d4e5f60718", "service": "orders-api", "name": "SELECT orders",
+            "kind": "client", "start_time": T0, "end_time": T0 + timedelta(milliseconds=30012),
+            "duration_ms": 30012.0, "status": "error", "status_message": "pool timeout",
+            "peer_service": "orders-db", "attributes": {"db.system": "postgresql"}}
+
+
+ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal, "Approval": approval,
        "Decision": decision, "Execution": execution}

@@ -1,0 +1,327 @@
+"""The correlator: signals in, incident snapshots out, state in dict-like tables.
+
+Tables (Faust tables in the worker, plain dicts in unit tests; values are JSON-compatible and always
+reassigned, never mutated in place, so every change reaches the changelog):
+- incidents: incident id → IncidentState
+- fingerprint_to_incident: alert fingerprint → incident id (deduplication)
+- trace_to_incident: trace id → incident id (joins alerts, logs and spans sharing a trace)
+- edges: "caller->callee" → {calls, errors, last_seen} (the dependency graph)
+- service_to_recent_evidence: service → recent log/span signals not yet in an incident
+- counters: watermark and late-event counts
+
+Replays after a crash re-apply signals; every step is idempotent (deterministic ids, status updates,
+evidence upserts), so a replay cannot create a second incident for the same alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streams.correlation.graph import DependencyGraph, edge_key
+from streams.correlation.incident import (
+    AlertState,
+    IncidentState,
+    LogEvidence,
+    SpanEvidence,
+    incident_id_for,
+)
+from streams.correlation.rootcause import rank_root_cause
+from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+
+MAX_RECENT_PER_SERVICE = 30
+
+
+@dataclass(frozen=True)
+class CorrelationConfig:
+    allowed_lateness_s: float = 120.0
+    group_gap_s: float = 300.0
+    graph_hops: int = 2
+    quiet_period_s: float = 300.0
+    snapshot_interval_s: float = 5.0
+    evidence_lookback_s: float = 600.0
+    resolved_retention_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    incident_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """An incident merged into another: deleted from the compacted topic."""
+
+    incident_id: str
+    merged_into: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A well-formed signal the correlator cannot place: dead-lettered with the reason."""
+
+    error: str
+    reason: str
+
+
+@dataclass
+class Tables:
+    incidents: MutableMapping[str, Any] = field(default_factory=dict)
+    fingerprint_to_incident: MutableMapping[str, Any] = field(default_factory=dict)
+    trace_to_incident: MutableMapping[str, Any] = field(default_factory=dict)
+    edges: MutableMapping[str, Any] = field(default_factory=dict)
+    service_to_recent_evidence: MutableMapping[str, Any] = field(default_factory=dict)
+    counters: MutableMapping[str, Any] = field(default_factory=dict)
+
+
+Output = Snapshot | Tombstone | Rejected
+
+
+class Correlator:
+    def __init__(self, config: CorrelationConfig, tables: Tables):
+        self.config = config
+        self.t = tables
+
+    # --- table access -----------------------------------------------------------------------------
+    def _load(self, incident_id: str) -> IncidentState | None:
+        raw = self.t.incidents.get(incident_id)
+        return IncidentState.model_validate(raw) if raw is not None else None
+
+    def _save(self, incident: IncidentState) -> None:
+        self.t.incidents[incident.id] = incident.model_dump(mode="json")
+
+    def _open_incidents(self) -> list[IncidentState]:
+        found = [IncidentState.model_validate(raw) for raw in list(self.t.incidents.values())]
+        return sorted((i for i in found if i.status != "resolved"), key=lambda i: (i.window_start, i.id))
+
+    def graph(self) -> DependencyGraph:
+        return DependencyGraph(dict(self.t.edges.items()))
+
+    def _bump(self, counter: str, by: int = 1) -> None:
+        self.t.counters[counter] = int(self.t.counters.get(counter, 0)) + by
+
+    @property
+    def late_events(self) -> int:
+        return int(self.t.counters.get("late_events", 0))
+
+    # --- watermark --------------------------------------------------------------------------------
+    def _observe_time(self, when: datetime) -> bool:
+        """Advance the watermark; False when `when` is later than the allowed lateness behind it."""
+        ts = when.timestamp()
+        high = float(self.t.counters.get("max_event_time", 0.0))
+        if ts > high:
+            self.t.counters["max_event_time"] = ts
+            return True
+        return ts >= high - self.config.allowed_lateness_s
+
+    def _late(self, kind: str, when: datetime) -> Rejected:
+        self._bump("late_events")
+        high = float(self.t.counters.get("max_event_time", 0.0))
+        return Rejected(
+            "LateEventError",
+            f"{kind} event at {when.isoformat()} is {high - when.timestamp():.0f}s behind the latest event "
+            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s",
+        )
+
+    # --- entry point ------------------------------------------------------------------------------
+    def handle(self, signal: Any, now: float) -> list[Output]:
+        if isinstance(signal, TickSignal):
+            return self.tick(signal.now)
+        if isinstance(signal, AlertSignal):
+            return self.on_alert(signal, now)
+        if isinstance(signal, LogSignal):
+            return self.on_log(signal, now)
+        if isinstance(signal, SpanSignal):
+            return self.on_span(signal, now)
+        if isinstance(signal, EdgeSignal):
+            self.on_edge(signal)
+            return []
+        return [Rejected("UnknownSignal", f"unknown signal type {type(signal).__name__}")]
+
+    # --- alerts -----------------------------------------------------------------------------------
+    def on_alert(self, signal: AlertSignal, now: float) -> list[Output]:
+        alert = signal.alert
+        known = self.t.fingerprint_to_incident.get(alert.fingerprint)
+        incident = self._load(known) if known else None
+        if incident is not None and incident.status != "resolved":
+            self._observe_time(signal.event_time)
+            return self._update_alert(incident, alert, now)
+
+        if alert.status == "resolved":
+            if incident is not None:  # a repeat of a resolve we already applied
+                return []
+            return [Rejected("UnknownAlertError",
+                             f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing")]
+        if not self._observe_time(alert.starts_at):
+            return [self._late(f"alert {alert.name}", alert.starts_at)]
+
+        outputs: list[Output] = []
+        graph = self.graph()
+        by_trace = self.t.trace_to_incident.get(alert.trace_id) if alert.trace_id else None
+        matches = [
+            i for i in self._open_incidents()
+            if i.id == by_trace or (i.overlaps(alert.starts_at, self.config.group_gap_s)
+                                    and graph.connected(alert.service, i.services, self.config.graph_hops))
+        ]
+        if matches:
+            incident = matches[0]
+            for other in matches[1:]:
+                outputs += self._merge(incident, other)
+        else:
+            incident_id = incident_id_for(alert)
+            incident = self._load(incident_id) or IncidentState(
+                id=incident_id, window_start=alert.starts_at, window_end=alert.starts_at)
+        outputs += self._update_alert(incident, alert, now)
+        return outputs
+
+    def _update_alert(self, incident: IncidentState, alert, now: float) -> list[Output]:
+        previous = incident.alerts.get(alert.fingerprint)
+        if previous is not None and previous.status == alert.status and previous.starts_at == alert.starts_at \
+                and previous.ends_at == alert.ends_at:
+            return []  # an exact repeat (Alertmanager re-sends, or a replay): nothing changes
+        transitions = previous.transitions + (previous.status != alert.status) if previous else 0
+        incident.alerts[alert.fingerprint] = AlertState(
+            fingerprint=alert.fingerprint, name=alert.name, service=alert.service, status=alert.status,
+            severity=alert.severity, starts_at=min(alert.starts_at, previous.starts_at) if previous else alert.starts_at,
+            ends_at=alert.ends_at if alert.status == "resolved" else None, transitions=transitions,
+            trace_id=alert.trace_id,
+        )
+        incident.extend_window(alert.starts_at)
+        if alert.ends_at and alert.status == "resolved":
+            incident.extend_window(alert.ends_at)
+        if alert.status == "firing":
+            incident.resolved_at = None
+            if incident.status == "resolved":  # the same alert instance fires again: reopen
+                incident.status = "updated"
+        new_service = incident.add_service(alert.service)
+        incident.add_trace(alert.trace_id)
+        if alert.trace_id:
+            self.t.trace_to_incident[alert.trace_id] = incident.id
+        self.t.fingerprint_to_incident[alert.fingerprint] = incident.id
+        if new_service:
+            self._pull_recent_evidence(incident, alert.service)
+        incident.dirty = True
+        incident.last_activity = now
+        return self._maybe_emit(incident, now)
+
+    def _merge(self, survivor: IncidentState, other: IncidentState) -> list[Output]:
+        survivor.absorb(other)
+        for fingerprint in other.alerts:
+            self.t.fingerprint_to_incident[fingerprint] = survivor.id
+        for trace_id in other.trace_ids:
+            self.t.trace_to_incident[trace_id] = survivor.id
+        self.t.incidents.pop(other.id, None)
+        return [Tombstone(other.id, survivor.id)] if other.emitted else []
+
+    # --- evidence ---------------------------------------------------------------------------------
+    def _remember(self, service: str, signal: LogSignal | SpanSignal) -> None:
+        recent = list(self.t.service_to_recent_evidence.get(service, []))
+        recent.append(signal.model_dump(mode="json"))
+        self.t.service_to_recent_evidence[service] = recent[-MAX_RECENT_PER_SERVICE:]
+
+    def _pull_recent_evidence(self, incident: IncidentState, service: str) -> None:
+        for raw in self.t.service_to_recent_evidence.get(service, []):
+            signal = (LogSignal if raw["kind"] == "log" else SpanSignal).model_validate(raw)
+            if incident.overlaps(signal.event_time, self.config.evidence_lookback_s):
+                self._attach(incident, signal)
+
+    def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
+        if isinstance(signal, LogSignal):
+            incident.upsert_log(LogEvidence(
+                service=signal.service, template_id=signal.template_id, template=signal.template,
+                level=signal.level, count=signal.count, baseline_per_min=signal.baseline_per_min,
+                reason=signal.reason, examples=signal.examples[:3]))
+            for trace_id in signal.trace_ids:
+                incident.add_trace(trace_id)
+                self.t.trace_to_incident[trace_id] = incident.id
+        else:
+            incident.add_span(SpanEvidence(
+                trace_id=signal.trace_id, span_id=signal.span_id, service=signal.service,
+                operation=signal.operation, kind=signal.evidence, duration_ms=signal.duration_ms,
+                baseline_ms=signal.baseline_ms, message=signal.message, event_time=signal.event_time))
+            self.t.trace_to_incident[signal.trace_id] = incident.id
+        incident.dirty = True
+
+    def _home_for(self, service: str, trace_ids: list[str], when: datetime) -> IncidentState | None:
+        for trace_id in trace_ids:
+            owner = self.t.trace_to_incident.get(trace_id)
+            incident = self._load(owner) if owner else None
+            if incident is not None and incident.status != "resolved":
+                return incident
+        for incident in self._open_incidents():
+            if service in incident.services and incident.overlaps(when, self.config.evidence_lookback_s):
+                return incident
+        return None
+
+    def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str], now: float) -> list[Output]:
+        if not self._observe_time(signal.event_time):
+            return [self._late(f"{signal.kind} evidence for {signal.service}", signal.event_time)]
+        incident = self._home_for(signal.service, trace_ids, signal.event_time)
+        if incident is None:
+            self._remember(signal.service, signal)
+            return []
+        if incident.add_service(signal.service):
+            self._pull_recent_evidence(incident, signal.service)
+        self._attach(incident, signal)
+        incident.extend_window(signal.event_time)
+        incident.last_activity = now
+        return self._maybe_emit(incident, now)
+
+    def on_log(self, signal: LogSignal, now: float) -> list[Output]:
+        return self._on_evidence(signal, signal.trace_ids, now)
+
+    def on_span(self, signal: SpanSignal, now: float) -> list[Output]:
+        return self._on_evidence(signal, [signal.trace_id], now)
+
+    def on_edge(self, signal: EdgeSignal) -> None:
+        key = edge_key(signal.caller, signal.callee)
+        old = self.t.edges.get(key) or {"calls": 0, "errors": 0, "last_seen": 0.0}
+        self.t.edges[key] = {
+            "calls": old["calls"] + signal.calls, "errors": old["errors"] + signal.errors,
+            "last_seen": max(old["last_seen"], signal.event_time.timestamp()),
+        }
+
+    # --- time -------------------------------------------------------------------------------------
+    def tick(self, now: float) -> list[Output]:
+        outputs: list[Output] = []
+        for raw in list(self.t.incidents.values()):
+            incident = IncidentState.model_validate(raw)
+            if incident.status == "resolved":
+                if incident.resolved_at and now - incident.resolved_at > self.config.resolved_retention_s:
+                    self._forget(incident)
+                continue
+            if incident.alerts and not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
+                incident.status = "resolved"
+                incident.resolved_at = now
+                incident.dirty = True
+                outputs += self._emit(incident, now)
+            elif incident.dirty and now - incident.last_emitted >= self.config.snapshot_interval_s:
+                outputs += self._emit(incident, now)
+        return outputs
+
+    def _forget(self, incident: IncidentState) -> None:
+        self.t.incidents.pop(incident.id, None)
+        for fingerprint in incident.alerts:
+            if self.t.fingerprint_to_incident.get(fingerprint) == incident.id:
+                self.t.fingerprint_to_incident.pop(fingerprint, None)
+
+    def _maybe_emit(self, incident: IncidentState, now: float) -> list[Output]:
+        # The first snapshot goes out at once; updates at most every snapshot_interval_s (ticks flush them).
+        if not incident.emitted or now - incident.last_emitted >= self.config.snapshot_interval_s:
+            return self._emit(incident, now)
+        self._save(incident)
+        return []
+
+    def _emit(self, incident: IncidentState, now: float) -> list[Output]:
+        if incident.status != "resolved":
+            incident.status = "updated" if incident.emitted else "open"
+        incident.version += 1
+        incident.emitted = True
+        incident.dirty = False
+        incident.last_emitted = now
+        record = incident.snapshot(rank_root_cause(incident, self.graph()), now)
+        self._save(incident)
+        return [Snapshot(incident.id, record)]

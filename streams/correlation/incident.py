@@ -1,0 +1,173 @@
+"""The state the correlator keeps per incident, and the Avro snapshot made from it."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from streams.records import Alert, Severity
+
+SEVERITY_RANK = {Severity.critical: 4, Severity.error: 3, Severity.warning: 2, Severity.info: 1, Severity.unknown: 0}
+MAX_SPAN_EVIDENCE = 25
+MAX_TRACE_IDS = 200
+
+
+def incident_id_for(alert: Alert) -> str:
+    """Deterministic: a replay after a crash re-creates the same id instead of a duplicate incident."""
+    digest = hashlib.sha256(f"{alert.fingerprint}|{alert.starts_at.isoformat()}".encode()).hexdigest()
+    return f"inc-{digest[:16]}"
+
+
+class AlertState(BaseModel):
+    fingerprint: str
+    name: str
+    service: str
+    status: str
+    severity: Severity
+    starts_at: datetime
+    ends_at: datetime | None = None
+    transitions: int = 0
+    trace_id: str | None = None
+
+
+class LogEvidence(BaseModel):
+    service: str
+    template_id: str
+    template: str
+    level: str
+    count: int
+    baseline_per_min: float | None = None
+    reason: str
+    examples: list[str] = Field(default_factory=list)
+
+
+class SpanEvidence(BaseModel):
+    trace_id: str
+    span_id: str
+    service: str
+    operation: str
+    kind: str
+    duration_ms: float
+    baseline_ms: float | None = None
+    message: str | None = None
+    event_time: datetime
+
+
+class IncidentState(BaseModel):
+    id: str
+    version: int = 0
+    status: str = "open"  # open until first emitted, then updated, finally resolved
+    emitted: bool = False
+    window_start: datetime
+    window_end: datetime
+    alerts: dict[str, AlertState] = Field(default_factory=dict)
+    services: list[str] = Field(default_factory=list)
+    log_evidence: dict[str, LogEvidence] = Field(default_factory=dict)
+    span_evidence: list[SpanEvidence] = Field(default_factory=list)
+    trace_ids: list[str] = Field(default_factory=list)
+    merged: list[str] = Field(default_factory=list)
+    dirty: bool = True
+    last_emitted: float = 0.0
+    last_activity: float = 0.0
+    resolved_at: float | None = None
+
+    # --- membership -------------------------------------------------------------------------------
+    def add_service(self, service: str) -> bool:
+        if service in self.services:
+            return False
+        self.services = sorted({*self.services, service})
+        return True
+
+    def extend_window(self, when: datetime) -> None:
+        self.window_start = min(self.window_start, when)
+        self.window_end = max(self.window_end, when)
+
+    def overlaps(self, when: datetime, gap_s: float) -> bool:
+        return (self.window_start.timestamp() - gap_s) <= when.timestamp() <= (self.window_end.timestamp() + gap_s)
+
+    def add_trace(self, trace_id: str | None) -> None:
+        if trace_id and trace_id not in self.trace_ids:
+            self.trace_ids = [*self.trace_ids, trace_id][-MAX_TRACE_IDS:]
+
+    @property
+    def firing(self) -> list[AlertState]:
+        return [a for a in self.alerts.values() if a.status == "firing"]
+
+    @property
+    def severity(self) -> Severity:
+        if not self.alerts:
+            return Severity.unknown
+        return max((a.severity for a in self.alerts.values()), key=lambda s: SEVERITY_RANK[s])
+
+    # --- evidence ---------------------------------------------------------------------------------
+    def upsert_log(self, evidence: LogEvidence) -> None:
+        key = f"{evidence.service}|{evidence.template_id}"
+        old = self.log_evidence.get(key)
+        if old is not None and old.count > evidence.count:
+            evidence = evidence.model_copy(update={"count": old.count})
+        self.log_evidence[key] = evidence
+
+    def add_span(self, evidence: SpanEvidence) -> bool:
+        if any(s.span_id == evidence.span_id and s.trace_id == evidence.trace_id for s in self.span_evidence):
+            return False
+        # Keep errors before slow spans, and the most recent of each.
+        spans = sorted([*self.span_evidence, evidence], key=lambda s: (s.kind != "error", -s.event_time.timestamp()))
+        self.span_evidence = spans[:MAX_SPAN_EVIDENCE]
+        self.add_trace(evidence.trace_id)
+        return True
+
+    def absorb(self, other: IncidentState) -> None:
+        """Merge another incident into this one (they turned out to be one problem)."""
+        for fingerprint, alert in other.alerts.items():
+            self.alerts.setdefault(fingerprint, alert)
+        for service in other.services:
+            self.add_service(service)
+        for evidence in other.log_evidence.values():
+            self.upsert_log(evidence)
+        for span in other.span_evidence:
+            self.add_span(span)
+        for trace_id in other.trace_ids:
+            self.add_trace(trace_id)
+        self.window_start = min(self.window_start, other.window_start)
+        self.window_end = max(self.window_end, other.window_end)
+        self.merged = sorted({*self.merged, other.id, *other.merged})
+        self.dirty = True
+
+    # --- output -----------------------------------------------------------------------------------
+    def title(self, root_service: str | None) -> str:
+        names = sorted({a.name for a in self.alerts.values()})
+        head = names[0] if names else "incident"
+        more = f" (+{len(names) - 1} more alerts)" if len(names) > 1 else ""
+        where = f" — likely cause {root_service}" if root_service else ""
+        return f"{head}{more} across {', '.join(self.services)}{where}"
+
+    def snapshot(self, root_cause: dict[str, Any], now: float) -> dict[str, Any]:
+        """The Avro Incident record (schemas/incident.avsc)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "status": self.status,
+            "title": self.title(root_cause.get("service")),
+            "severity": self.severity.value,
+            "services": list(self.services),
+            "root_cause": root_cause,
+            "alerts": [
+                {"fingerprint": a.fingerprint, "name": a.name, "service": a.service, "status": a.status,
+                 "severity": a.severity.value, "starts_at": a.starts_at, "ends_at": a.ends_at}
+                for a in sorted(self.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))
+            ],
+            "log_evidence": [
+                {**e.model_dump(), "examples": e.examples[:3]}
+                for e in sorted(self.log_evidence.values(), key=lambda e: (-e.count, e.service, e.template_id))
+            ],
+            "span_evidence": [
+                {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
+            ],
+            "similar_incidents": [],
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "updated_at": datetime.fromtimestamp(now, UTC),
+        }

@@ -1,0 +1,92 @@
+"""The records on the internal `aiops.signals` topic: what the per-service stages tell the correlator.
+
+Alerts pass through whole; logs and spans are first condensed (template surges, error and slow spans,
+dependency edges) so that the correlator sees a few signals instead of every line and span.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streams.records import Alert, Severity
+
+
+class _Signal(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AlertSignal(_Signal):
+    kind: Literal["alert"] = "alert"
+    alert: Alert
+
+    @property
+    def event_time(self) -> datetime:
+        return self.alert.ends_at if self.alert.status == "resolved" and self.alert.ends_at else self.alert.starts_at
+
+
+class LogSignal(_Signal):
+    """A log template that surged against its baseline, or is new at error level."""
+
+    kind: Literal["log"] = "log"
+    service: str
+    template_id: str
+    template: str
+    level: str
+    severity: Severity
+    count: int
+    baseline_per_min: float | None = None
+    reason: str
+    examples: list[str] = Field(default_factory=list)
+    trace_ids: list[str] = Field(default_factory=list)
+    event_time: datetime
+
+
+class SpanSignal(_Signal):
+    """An error span, or one far slower than its operation's baseline."""
+
+    kind: Literal["span"] = "span"
+    trace_id: str
+    span_id: str
+    service: str
+    operation: str
+    evidence: Literal["error", "slow"]
+    duration_ms: float
+    baseline_ms: float | None = None
+    message: str | None = None
+    event_time: datetime
+
+
+class EdgeSignal(_Signal):
+    """Calls from one service to another seen in spans since the last edge signal."""
+
+    kind: Literal["edge"] = "edge"
+    caller: str
+    callee: str
+    calls: int
+    errors: int
+    event_time: datetime
+
+
+class TickSignal(_Signal):
+    """Wall-clock tick sent by the correlator's own timer, so time-based work runs inside the stream."""
+
+    kind: Literal["tick"] = "tick"
+    now: float
+
+
+Signal = Annotated[AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal, Field(discriminator="kind")]
+
+
+class SignalEnvelope(BaseModel):
+    signal: Signal
+
+
+def encode_signal(signal: _Signal) -> bytes:
+    return SignalEnvelope(signal=signal).model_dump_json().encode()  # type: ignore[arg-type]
+
+
+def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal:
+    return SignalEnvelope.model_validate_json(data).signal
