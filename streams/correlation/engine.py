@@ -137,8 +137,7 @@ class Correlator:
         if isinstance(signal, SpanSignal):
             return self.on_span(signal, now)
         if isinstance(signal, EdgeSignal):
-            self.on_edge(signal)
-            return []
+            return self.on_edge(signal, now)
         return [Rejected("UnknownSignal", f"unknown signal type {type(signal).__name__}")]
 
     # --- alerts -----------------------------------------------------------------------------------
@@ -183,9 +182,10 @@ class Correlator:
                 and previous.ends_at == alert.ends_at:
             return []  # an exact repeat (Alertmanager re-sends, or a replay): nothing changes
         transitions = previous.transitions + (previous.status != alert.status) if previous else 0
+        first_start = min(alert.starts_at, previous.starts_at) if previous else alert.starts_at
         incident.alerts[alert.fingerprint] = AlertState(
             fingerprint=alert.fingerprint, name=alert.name, service=alert.service, status=alert.status,
-            severity=alert.severity, starts_at=min(alert.starts_at, previous.starts_at) if previous else alert.starts_at,
+            severity=alert.severity, starts_at=first_start,
             ends_at=alert.ends_at if alert.status == "resolved" else None, transitions=transitions,
             trace_id=alert.trace_id,
         )
@@ -276,13 +276,39 @@ class Correlator:
     def on_span(self, signal: SpanSignal, now: float) -> list[Output]:
         return self._on_evidence(signal, [signal.trace_id], now)
 
-    def on_edge(self, signal: EdgeSignal) -> None:
+    def on_edge(self, signal: EdgeSignal, now: float) -> list[Output]:
         key = edge_key(signal.caller, signal.callee)
-        old = self.t.edges.get(key) or {"calls": 0, "errors": 0, "last_seen": 0.0}
+        old = self.t.edges.get(key)
         self.t.edges[key] = {
-            "calls": old["calls"] + signal.calls, "errors": old["errors"] + signal.errors,
-            "last_seen": max(old["last_seen"], signal.event_time.timestamp()),
+            "calls": (old["calls"] if old else 0) + signal.calls,
+            "errors": (old["errors"] if old else 0) + signal.errors,
+            "last_seen": max(old["last_seen"] if old else 0.0, signal.event_time.timestamp()),
         }
+        # A new edge may show that incidents opened separately are one problem (alerts can arrive before
+        # the spans that connect their services).
+        return self._merge_connected(now) if old is None else []
+
+    def _merge_connected(self, now: float) -> list[Output]:
+        outputs: list[Output] = []
+        graph = self.graph()
+        open_incidents = self._open_incidents()
+        absorbed: set[str] = set()
+        for i, survivor in enumerate(open_incidents):
+            if survivor.id in absorbed:
+                continue
+            changed = False
+            for other in open_incidents[i + 1:]:
+                if other.id in absorbed:
+                    continue
+                near = survivor.overlaps(other.window_start, self.config.group_gap_s) or \
+                    other.overlaps(survivor.window_start, self.config.group_gap_s)
+                if near and any(graph.connected(s, survivor.services, self.config.graph_hops) for s in other.services):
+                    outputs += self._merge(survivor, other)
+                    absorbed.add(other.id)
+                    changed = True
+            if changed:
+                outputs += self._maybe_emit(survivor, now)
+        return outputs
 
     # --- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Output]:

@@ -158,3 +158,16 @@ def test_snapshot_is_valid_avro():
         if isinstance(out, Snapshot):
             assert codec.decode(codec.encode(out.record))["id"] == out.incident_id
     assert at(0).tzinfo is not None
+
+
+def test_edges_learned_after_the_alerts_merge_the_incidents():
+    signals = [AlertSignal(alert=alert("PostgresConnectionsNearLimit", "orders-db", 10)),
+               AlertSignal(alert=alert("OrdersApiHigh5xxRate", "orders-api", 20)),
+               AlertSignal(alert=alert("FrontendErrorRateHigh", "web-frontend", 30)),
+               *edges(CASCADE_EDGES, when=35)]
+    _, outputs = run(signals)
+    incidents = latest(outputs)
+    assert len(incidents) == 1
+    incident = next(iter(incidents.values()))
+    assert incident["services"] == ["orders-api", "orders-db", "web-frontend"]
+    assert incident["root_cause"]["service"] == "orders-db"
