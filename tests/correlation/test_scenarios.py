@@ -45,7 +45,13 @@ class Scenario:
         produce(self.worker.settings.kafka_bootstrap, self.worker.topic("aiops.alerts"),
                 [(a.service.encode(), CODECS["Alert"].encode(a.to_avro())) for a in alerts])
 
+    def send_logs(self, lines) -> None:
+        produce(self.worker.settings.kafka_bootstrap, self.worker.topic("aiops.logs"),
+                [(line.service.encode(), CODECS["LogRecord"].encode(line.to_avro())) for line in lines])
+
     def healthy_traffic(self, start: float, traces: int = 10) -> None:
+        self.send_logs([tm.log_line(self.clock, "orders-api", f"GET /orders/{1000 + i} 200 in {12 + i}ms", start + i)
+                        for i in range(traces)])
         spans = []
         for i in range(traces):
             trace = 0x1000 + i + int(start) * 1000
@@ -100,6 +106,11 @@ def cascade_failure(s: Scenario, start: float) -> None:
         spans += chain + [tm.datastore_call(s.clock, trace, "orders-api", "orders-db", start + i,
                                             chain[-1].span_id, failing=True)]
     s.send_spans(spans)
+    s.send_logs([tm.log_line(s.clock, "orders-db", "FATAL: remaining connection slots are reserved for "
+                             f"non-replication superuser connections (client 10.4.2.{i})", start + i, level="error")
+                 for i in range(8)]
+                + [tm.log_line(s.clock, "orders-api", f"timeout acquiring connection from pool after {30000 + i}ms",
+                               start + 2 + i, level="error", trace_id=f"{0x9000 + (i % 5):032x}") for i in range(8)])
     s.send_alerts([tm.alert(s.clock, "PostgresConnectionsNearLimit", "orders-db", start),
                    tm.alert(s.clock, "OrdersApiHigh5xxRate", "orders-api", start + 20)])
     s.send_alerts([tm.alert(s.clock, "FrontendErrorRateHigh", "web-frontend", start + 40)])
@@ -109,8 +120,10 @@ def test_cascading_failure_is_one_incident_with_the_database_as_root_cause(scena
     scenario.healthy_traffic(0)
     cascade_failure(scenario, 60)
     incidents = scenario.wait_for(
-        lambda inc: any(len(i["alerts"]) == 3 and i["root_cause"]["service"] == "orders-db" for i in inc.values()),
-        "one incident with all three alerts and orders-db as root cause")
+        lambda inc: any(len(i["alerts"]) == 3 and i["root_cause"]["service"] == "orders-db"
+                        and {e["service"] for e in i["log_evidence"]} == {"orders-api", "orders-db"}
+                        for i in inc.values()),
+        "one incident with all three alerts, log evidence and orders-db as root cause")
     assert len(incidents) == 1, scenario.summary()
     incident = next(iter(incidents.values()))
     assert incident["services"] == ["orders-api", "orders-db", "web-frontend"]
@@ -118,6 +131,9 @@ def test_cascading_failure_is_one_incident_with_the_database_as_root_cause(scena
     assert {s["service"] for s in incident["span_evidence"] if s["kind"] == "error"} >= {"orders-api",
                                                                                           "web-frontend"}
     assert all(len(s["trace_id"]) == 32 for s in incident["span_evidence"])
+    pool = next(e for e in incident["log_evidence"] if e["service"] == "orders-api")
+    assert "timeout acquiring connection from pool" in pool["template"] and pool["count"] >= 5
+    assert pool["examples"] and pool["level"] in ("error", "ERROR")
 
 
 def test_two_unrelated_failures_are_two_incidents(scenario):
