@@ -120,6 +120,8 @@ def worker(
     app_id: str = typer.Option("aiops-streams", help="Faust app id (consumer group and changelog prefix)"),
     web_port: int | None = typer.Option(None, help="serve Faust's web endpoints on this port"),
     loglevel: str = typer.Option("info", help="crit, error, warn, info or debug"),
+    metrics_port: int | None = typer.Option(None, help="serve Prometheus metrics here (default: the "
+                                            "worker_metrics_port setting; 0 disables)"),
 ) -> None:
     """Run the stream processing worker (Faust agents)."""
     import faust
@@ -134,10 +136,39 @@ def worker(
         raise AiopsError(str(exc.args[0])) from None
     faust_app = create_app(settings, settings.topic(app_id), web_port=web_port)
     register_agents(faust_app, StreamContext.build(settings), modules)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        from aiops import metrics
+        from streams.metrics_sensor import install
+
+        install(faust_app)
+        metrics.serve(port, settings.metrics_host)
     faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
 # Commands contributed by other packages are added here (one line each).
+from gatekeeper.cli import register as _register_gatekeeper  # noqa: E402  (keys, approve, reject, gatekeeper, approvals)
+
+_register_gatekeeper(app)
+from connectors.cli import connect_app  # noqa: E402  (imports typer only; bridges load when run)
+
+app.add_typer(connect_app, name="connect")
+from streams.logtemplates.cli import logs_app  # noqa: E402  (imports typer only; the miner loads when run)
+
+app.add_typer(logs_app, name="logs")
+from demo.cli import register as _register_demo  # noqa: E402  (replay, demo)
+
+_register_demo(app)
+from memory.cli import handbook_app, memory_app  # noqa: E402  (imports typer/rich only; Milvus loads when run)
+
+app.add_typer(handbook_app, name="handbook")
+app.add_typer(memory_app, name="memory")
+from dashboards.cli import dashboards_app  # noqa: E402  (imports typer only; the Grafana SDK loads when run)
+
+app.add_typer(dashboards_app, name="dashboards")
+from feed.cli import feed_app  # noqa: E402  (imports typer only; aiohttp and the consumer load when run)
+
+app.add_typer(feed_app, name="feed")
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import threading
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from aiops.errors import AiopsError
+
 RECORDS_IN = Counter("aiops_records_in_total", "Records consumed, by topic", ["topic"])
 RECORDS_OUT = Counter("aiops_records_out_total", "Records produced, by topic", ["topic"])
 DEAD_LETTERS = Counter("aiops_dead_letters_total", "Records sent to a dead-letter topic, by source topic and error",
@@ -35,5 +37,9 @@ def serve(port: int, addr: str = "127.0.0.1") -> None:
     with _lock:
         if port in _started:
             return
-        start_http_server(port, addr=addr)
+        try:
+            start_http_server(port, addr=addr)
+        except OSError as exc:
+            raise AiopsError(f"cannot serve metrics on {addr}:{port} ({exc.strerror}); choose another port "
+                             "or 0 to disable") from None
         _started.add(port)

@@ -59,6 +59,32 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint")
     llm_model: str = Field("gpt-4o-mini", description="model name sent to the endpoint")
     llm_api_key: SecretStr | None = Field(None, description="API key for the endpoint")
+    llm_timeout_s: float = Field(20.0, gt=0, description="one LLM call slower than this fails (and falls back)")
+    llm_max_attempts: int = Field(2, ge=1, description="LLM calls per incident before falling back")
+    llm_token_budget: int = Field(8000, ge=1, description="tokens the LLM may spend on one incident")
+
+    # Triage (triage/, streams/agents/triage.py)
+    handbook_dir: Path = Field(PROJECT_ROOT / "handbook", description="runbooks and postmortems the reasoner follows")
+    proposal_ttl_s: float = Field(3600.0, gt=0, description="a proposal expires this long after it is made")
+    triage_environment: str = Field("prod", description="environment of the actions triage proposes")
+    triage_namespace: str = Field("shop", description="namespace used when a runbook does not name one")
+    triage_top_k: int = Field(5, ge=1, description="similar past incidents and postmortems retrieved per incident")
+    triage_remediation_min_severity: Literal["critical", "error", "warning", "info"] = Field(
+        "error", description="less severe incidents get read-only diagnosis proposals only")
+
+    # Institutional memory (memory/): the handbook and resolved incidents in Milvus, BM25 (+ dense when configured)
+    memory_uri: str | None = Field(
+        None, description="Milvus URI: a local path ending in .db (Milvus Lite) or http://host:19530 (Milvus "
+        "server); default <state_dir>/memory/milvus.db")
+    memory_collection: str = Field("aiops_memory", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+                                   description="Milvus collection holding the memory")
+    memory_host: str = Field("127.0.0.1", description="`aiops memory serve` listen address")
+    memory_port: int = Field(8791, description="`aiops memory serve` listen port")
+    memory_service_url: str | None = Field(
+        None, description="where clients reach the memory service; default http://<memory_host>:<memory_port>")
+    memory_timeout_s: float = Field(10.0, gt=0, description="memory service and embeddings request timeout")
+    embedding_model: str | None = Field(
+        None, description="embedding model at llm_base_url; when set, search fuses BM25 with dense vectors")
 
     # Ingestion: the normalize agents (streams/ingest) and the bridges (connectors/)
     ingest_max_message_bytes: int = Field(
@@ -132,6 +158,19 @@ class Settings(BaseSettings):
         None, description="static consumer-group member id: a restarted gatekeeper takes its partitions back at once")
     gatekeeper_retry_initial_s: float = Field(1.0, gt=0, description="first re-evaluation delay after OPA failed")
     gatekeeper_retry_max_s: float = Field(60.0, gt=0, description="longest re-evaluation delay after OPA failed")
+
+    # Observability: each process serves aiops/metrics.py on its own port (deploy/prometheus scrapes them), and
+    # the read-only feed (feed/) serves the output topics as JSON for Grafana's Infinity datasource.
+    metrics_host: str = Field("127.0.0.1", description="address every process serves /metrics on (0.0.0.0 in "
+                              "containers)")
+    worker_metrics_port: int = Field(9101, description="/metrics port of `aiops worker`")
+    gatekeeper_metrics_port: int = Field(9102, description="/metrics port of `aiops gatekeeper`")
+    alertmanager_bridge_metrics_port: int = Field(9103, description="/metrics port of `aiops connect alertmanager`")
+    otlp_receiver_metrics_port: int = Field(9104, description="/metrics port of `aiops connect otlp`")
+    approvals_metrics_port: int = Field(9105, description="/metrics port of `aiops approvals serve`")
+    feed_host: str = Field("127.0.0.1", description="`aiops feed serve` listen address")
+    feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
+    feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")
 
     # Log templates (streams/logtemplates): drain3 per service, masking, surging and new error templates
     log_mask_rules: list[dict[str, str]] = Field(

@@ -39,5 +39,22 @@ def replay_command(
     console.print(table)
 
 
+def demo_command(
+    approve_as: str | None = typer.Option(None, help="approve as this person without asking (non-interactive)"),
+    speed: float = typer.Option(10.0, help="replay speed of the scenario"),
+    timeout: float = typer.Option(300.0, help="give up after this many seconds"),
+) -> None:
+    """Run the whole system on a realistic failure of the sample shop, live, and print the audit trail."""
+    from rich.prompt import Confirm
+
+    from demo.run import run_demo
+
+    # Wide enough for the live tables even when the output is not a terminal (CI logs, a pipe).
+    wide = console if console.is_terminal else Console(width=max(console.width, 160))
+    run_demo(Settings(), approve_as, speed, timeout, wide, confirm=lambda question: Confirm.ask(question))
+    console.print("[bold green]demo finished[/]")
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay_command)
+    app.command("demo")(demo_command)

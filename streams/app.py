@@ -34,6 +34,9 @@ class StreamContext:
         return self._codecs[key]
 
 
+DEAD_LETTER_HEADROOM = 65_536
+
+
 def broker_urls(bootstrap: str) -> list[str]:
     return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
@@ -47,6 +50,8 @@ def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: i
         topic_partitions=settings.default_partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        # Dead letters carry an input message whole, headers on top: room for the largest one accepted.
+        producer_max_request_size=max(1_000_000, settings.ingest_max_message_bytes + DEAD_LETTER_HEADROOM),
         consumer_auto_offset_reset="earliest",
         web_enabled=web_port is not None,
         web_port=web_port or 6066,

@@ -97,5 +97,5 @@ def span() -> dict[str, Any]:
             "peer_service": "orders-db", "attributes": {"db.system": "postgresql"}}
 
 
-ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal, "Approval": approval,
-       "Decision": decision, "Execution": execution}
+ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal,
+       "Approval": approval, "Decision": decision, "Execution": execution}

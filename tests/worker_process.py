@@ -23,6 +23,7 @@ class WorkerProcess:
             "AIOPS_KAFKA_BOOTSTRAP": bootstrap,
             "AIOPS_TOPIC_PREFIX": self.prefix,
             "AIOPS_DEFAULT_PARTITIONS": "1",
+            "AIOPS_WORKER_METRICS_PORT": "0",  # several workers may run at once; a test that wants metrics sets one
             **(env or {}),
         }
         self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=1)

@@ -63,11 +63,28 @@ def provision(settings: Settings, say=print) -> None:
     """Download and build what the components run; a second call does nothing."""
     kafka.ensure_jars(settings, say)
     opa.ensure_binary(settings, say)
+    ensure_alertmanager(settings, say)
+
+
+ALERTMANAGER_TOOLS = ("alertmanager", "amtool")
+
+
+def ensure_alertmanager(settings: Settings, say=print) -> dict[str, Path]:
+    """Prometheus Alertmanager and amtool, built with `go install` at the pinned version (a test tool,
+    not a stack component). v0.32+ cannot be `go install`ed: its module lacks the embedded UI assets."""
+    home = settings.cache_dir / "bin" / f"alertmanager-{settings.alertmanager_version}"
+    for tool in ALERTMANAGER_TOOLS:
+        if not (home / tool).exists():
+            opa.go_install(f"github.com/prometheus/alertmanager/cmd/{tool}@{settings.alertmanager_version}",
+                           home, say)
+    return {tool: home / tool for tool in ALERTMANAGER_TOOLS}
 
 
 def binary(settings: Settings, tool: str) -> Path:
     """The path of a provisioned tool binary by name."""
-    binaries = {"opa": opa.ensure_binary}
+    binaries = {"opa": opa.ensure_binary,
+                "alertmanager": lambda s, say: ensure_alertmanager(s, say)["alertmanager"],
+                "amtool": lambda s, say: ensure_alertmanager(s, say)["amtool"]}
     if tool not in binaries:
         raise StackError(f"unknown tool {tool!r}; known: {', '.join(binaries)}")
     return binaries[tool](settings, print)

@@ -53,8 +53,9 @@ def start(settings: Settings, say=print) -> None:
     tools.require_free_port(HOST, settings.opa_port, "OPA")
     h.mkdir(parents=True, exist_ok=True)
     process.start_daemon(
+        # Decision logging gives every answer a decision id, which the gatekeeper records in its Decisions.
         [str(opa), "run", "--server", "--addr", f"{HOST}:{settings.opa_port}", "--log-level", "error",
-         "--bundle", "--watch", str(settings.policy_dir)],
+         "--set", "decision_logs.console=true", "--bundle", "--watch", str(settings.policy_dir)],
         pid_file, h / "opa.log",
     )
 

@@ -7,7 +7,10 @@ import importlib
 from types import ModuleType
 
 AGENTS: dict[str, tuple[str, ...]] = {
-    # Filled in as agents land, e.g. "normalize": ("streams.agents.normalize_alerts", ...).
+    "normalize": ("streams.agents.normalize_alerts", "streams.agents.normalize_logs", "streams.agents.normalize_spans"),
+    "correlate": ("streams.agents.forward_alerts", "streams.agents.profile_spans", "streams.agents.mine_logs",
+                  "streams.agents.correlate"),
+    "triage": ("streams.agents.triage",),
 }
 
 

@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from aiops import metrics
 from aiops.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -16,4 +17,5 @@ async def dead_letter(dlq: faust.TopicT, event: faust.EventT, error: BaseExcepti
     letter = DeadLetter(key=message.key, value=message.value, error=error, topic=message.topic,
                         partition=message.partition, offset=message.offset)
     log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, letter.reason)
+    metrics.DEAD_LETTERS.labels(message.topic, type(error).__name__).inc()
     await dlq.send(key=message.key, value=message.value, headers=letter.headers())

@@ -3,17 +3,24 @@ snapshots to the compacted aiops.incidents topic."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 import faust
 from pydantic import ValidationError
 
+from aiops import metrics
 from aiops.errors import AiopsError
+from memory.client import AsyncMemoryClient
+from memory.enrich import asimilar_for_incident
 from streams.agents._deadletters import dead_letter
 from streams.agents.forward_alerts import SCOPE
 from streams.app import StreamContext
 from streams.correlation.engine import CorrelationConfig, Correlator, Rejected, Snapshot, Tables, Tombstone
 from streams.correlation.signals import TickSignal, decode_signal, encode_signal
+
+log = logging.getLogger(__name__)
 
 
 class LateEventError(AiopsError):
@@ -52,6 +59,26 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         counters=table("counter_to_value"),
     ))
 
+    memory: list[AsyncMemoryClient] = []
+    similar_cache: dict[str, tuple[tuple, list[dict]]] = {}
+
+    async def similar_incidents(record: dict) -> list[dict]:
+        """Past incidents, postmortems and runbooks like this one: best effort, cached until the incident changes."""
+        signature = (tuple(record["services"]), tuple(sorted(a["name"] for a in record["alerts"])),
+                     record["root_cause"]["service"], tuple(e["template_id"] for e in record["log_evidence"]))
+        cached = similar_cache.get(record["id"])
+        if cached and cached[0] == signature:
+            return cached[1]
+        if not memory:
+            memory.append(AsyncMemoryClient.from_settings(ctx.settings))
+        try:
+            similar = await asyncio.wait_for(asimilar_for_incident(record, memory[0]), ctx.settings.memory_timeout_s)
+        except (AiopsError, TimeoutError) as exc:
+            log.debug("no similar incidents for %s: %s", record["id"], exc)
+            return cached[1] if cached else []
+        similar_cache[record["id"]] = (signature, similar)
+        return similar
+
     @app.agent(signals_topic, name="correlate_signals")
     async def correlate_signals(stream):
         async for event in stream.events():
@@ -62,13 +89,18 @@ def register(app: faust.App, ctx: StreamContext) -> None:
                 continue
             for output in correlator.handle(signal, time.time()):
                 if isinstance(output, Snapshot):
+                    record = {**output.record, "similar_incidents": await similar_incidents(output.record)}
                     # Buffered: Faust flushes the producer before it commits the offsets of these events.
-                    await incidents_topic.send(key=output.incident_id.encode(), value=codec.encode(output.record))
+                    await incidents_topic.send(key=output.incident_id.encode(), value=codec.encode(record))
+                    metrics.INCIDENT_SNAPSHOTS.labels(record["status"]).inc()
                 elif isinstance(output, Tombstone):
                     await incidents_topic.send(key=output.incident_id.encode(), value=None)
                 elif isinstance(output, Rejected):
                     error_type = LateEventError if output.error == "LateEventError" else UncorrelatedSignalError
+                    if error_type is LateEventError:
+                        metrics.LATE_EVENTS.inc()
                     await dead_letter(dlq, event, error_type(output.reason))
+            metrics.INCIDENTS_OPEN.set(correlator.open_count())
 
     @app.timer(interval=ctx.settings.correlation_tick_s, name="send_correlation_tick")
     async def send_correlation_tick():

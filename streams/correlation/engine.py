@@ -97,6 +97,9 @@ class Correlator:
         found = [IncidentState.model_validate(raw) for raw in list(self.t.incidents.values())]
         return sorted((i for i in found if i.status != "resolved"), key=lambda i: (i.window_start, i.id))
 
+    def open_count(self) -> int:
+        return sum(1 for raw in self.t.incidents.values() if raw.get("status") != "resolved")
+
     def graph(self) -> DependencyGraph:
         return DependencyGraph(dict(self.t.edges.items()))
 

@@ -37,3 +37,14 @@ def test_compose_runs_the_pinned_versions_and_the_policy_bundle():
     assert services["opa"]["image"] == f"openpolicyagent/opa:{settings.opa_version.lstrip('v')}"
     assert "./policy:/policy:ro" in services["opa"]["volumes"]
     assert {"kafka", "opa", "grafana", "topics-init"} <= set(services)
+
+
+def test_dockerfile_copies_every_package_and_data_folder_the_cli_needs():
+    import re
+
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    include = re.search(r"^include = \[(.*)\]$", pyproject, re.M).group(1)
+    packages = [name.strip('" *') for name in include.split(",")]
+    for folder in [*packages, "schemas", "policy", "actions", "handbook"]:
+        assert f"COPY {folder} ./{folder}" in dockerfile, f"the image lacks {folder}/"

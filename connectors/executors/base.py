@@ -1,0 +1,86 @@
+"""What every executor takes and returns, and how the gatekeeper gets the executor for an action."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from aiops.errors import AiopsError
+from aiops.settings import Settings
+
+ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate"]
+
+
+class ExecutorError(AiopsError):
+    """The executor definitely did not run the action (refused, unreachable before sending, misconfigured)."""
+
+
+class OutcomeUnknown(AiopsError):
+    """The request may or may not have reached the executor (timeout, connection lost mid-request).
+
+    The gatekeeper then asks the executor for the operation's status by idempotency key before ever
+    sending the request again.
+    """
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One action to run: the same body goes to every HTTP executor."""
+
+    idempotency_key: str
+    proposal_id: str
+    action: str
+    target: dict[str, str]
+    parameters: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return {"idempotency_key": self.idempotency_key, "proposal_id": self.proposal_id,
+                "action": self.action, "target": self.target, "parameters": self.parameters}
+
+    def to_json(self) -> str:
+        return json.dumps(self.body(), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What came back: status, the response as text, an error message, the operation id if any."""
+
+    status: ExecutionStatus
+    response: str | None = None
+    error: str | None = None
+    operation_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Executor(Protocol):
+    name: str
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        """Run the action once. Raises ExecutorError (did not run) or OutcomeUnknown (may have run)."""
+        ...
+
+    async def status(self, idempotency_key: str) -> ExecutionResult | None:
+        """The result of the operation with this key; None if the executor never received it.
+
+        Raises OutcomeUnknown when the executor cannot tell (then the action is not sent again).
+        """
+        ...
+
+    async def close(self) -> None: ...
+
+
+def build_executors(settings: Settings) -> dict[str, Executor]:
+    """One executor per catalog executor name, configured from the settings."""
+    from connectors.executors.dry_run import DryRunExecutor
+    from connectors.executors.platform_ctl import PlatformCtlExecutor
+    from connectors.executors.webhook import WebhookExecutor
+
+    return {
+        "platform-ctl": PlatformCtlExecutor(settings),
+        "webhook": WebhookExecutor(settings),
+        "dry-run": DryRunExecutor(),
+    }

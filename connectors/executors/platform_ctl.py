@@ -1,0 +1,69 @@
+"""The platform-ctl executor: the paved-road control API over HTTP (request format in README.md here)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiops.settings import Settings
+from connectors.executors.base import ExecutionRequest, ExecutionResult, ExecutorError, OutcomeUnknown
+from connectors.executors.http import HttpClient
+
+_DONE = {"succeeded", "success", "done", "completed", "ok", "accepted", "running", "pending"}
+
+
+def _result(status: int, text: str, body: object, duplicate: bool = False) -> ExecutionResult:
+    operation = body if isinstance(body, dict) else {}
+    op_status = str(operation.get("status", "")).lower()
+    if duplicate:
+        return ExecutionResult("skipped_duplicate", text, None, operation.get("operation_id"), {"http_status": status})
+    if op_status == "failed":
+        return ExecutionResult("failed", text, str(operation.get("error") or "platform-ctl reported failure"),
+                               operation.get("operation_id"), {"http_status": status})
+    if op_status and op_status not in _DONE:
+        return ExecutionResult("failed", text, f"platform-ctl returned unknown status {op_status!r}",
+                               operation.get("operation_id"), {"http_status": status})
+    return ExecutionResult("succeeded", text, None, operation.get("operation_id"), {"http_status": status})
+
+
+class PlatformCtlExecutor:
+    name = "platform-ctl"
+
+    def __init__(self, settings: Settings):
+        self.base_url = (settings.platform_ctl_url or "").rstrip("/")
+        token = settings.platform_ctl_token.get_secret_value() if settings.platform_ctl_token else None
+        self.http = HttpClient(settings.executor_timeout_s, token)
+
+    def _require_url(self) -> str:
+        if not self.base_url:
+            raise ExecutorError("platform-ctl is not configured (set AIOPS_PLATFORM_CTL_URL)")
+        return self.base_url
+
+    async def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        url = f"{self._require_url()}/v1/actions/{quote(request.action, safe='')}"
+        status, text, body = await self.http.request(
+            "POST", url, body=request.body(), headers={"Idempotency-Key": request.idempotency_key})
+        if status in (200, 201, 202):
+            return _result(status, text, body)
+        if status == 409:
+            # The key was used before: platform-ctl did not run it again and returns the original result.
+            return _result(status, text, body, duplicate=True)
+        if 400 <= status < 500:
+            return ExecutionResult("failed", text, f"platform-ctl refused the action: HTTP {status}",
+                                   details={"http_status": status})
+        # 5xx: the platform may have started something; ask for the operation before deciding.
+        raise OutcomeUnknown(f"platform-ctl answered HTTP {status}: {text[:200]}")
+
+    async def status(self, idempotency_key: str) -> ExecutionResult | None:
+        url = f"{self._require_url()}/v1/operations/{quote(idempotency_key, safe='')}"
+        try:
+            status, text, body = await self.http.request("GET", url)
+        except ExecutorError as exc:
+            raise OutcomeUnknown(str(exc)) from exc
+        if status == 404:
+            return None
+        if status == 200:
+            return _result(status, text, body)
+        raise OutcomeUnknown(f"platform-ctl status lookup answered HTTP {status}: {text[:200]}")
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -1,0 +1,181 @@
+"""Local stand-ins the demo runs (and the gatekeeper tests use): a simulated platform-ctl API (and webhook
+receiver) over real HTTP that records every call, and a private OPA serving a copy of the policy bundle with
+the demo's approver keys in its data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    idempotency_key: str | None
+    body: dict[str, Any] | None
+    at: float = field(default_factory=time.monotonic)
+
+
+class PlatformCtlServer:
+    """platform-ctl as connectors/executors/README.md documents it, recording every call.
+
+    POST /v1/actions/{action}: runs the action once per idempotency key (201 {operation_id, status});
+    a key already used gets 409 with the original result. GET /v1/operations/{key}: 200 or 404.
+    POST /hooks/actions: a generic webhook receiver (200).
+    """
+
+    def __init__(self, post_delay_s: float = 0.0):
+        self.post_delay_s = post_delay_s
+        self.calls: list[Call] = []
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.post_seen = threading.Condition(self.lock)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                return None
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the gatekeeper was killed while waiting: the operation still happened
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"null")
+                except json.JSONDecodeError:
+                    body = None
+                key = self.headers.get("Idempotency-Key")
+                with server.lock:
+                    server.calls.append(Call("POST", self.path, key, body))
+                    server.post_seen.notify_all()
+                    if self.path == "/hooks/actions":
+                        status, reply = 200, {"received": True}
+                    elif not key or not isinstance(body, dict) or body.get("idempotency_key") != key:
+                        status, reply = 400, {"error": "Idempotency-Key header must equal body.idempotency_key"}
+                    elif key in server.operations:
+                        status, reply = 409, server.operations[key]
+                    elif not self.path.startswith("/v1/actions/"):
+                        status, reply = 404, {"error": "no such endpoint"}
+                    else:
+                        action = unquote(self.path.rsplit("/", 1)[1])
+                        server.operations[key] = {"operation_id": f"op-{uuid.uuid4().hex[:8]}", "status": "succeeded",
+                                                  "action": action, "proposal_id": body.get("proposal_id")}
+                        status, reply = 201, server.operations[key]
+                if server.post_delay_s:
+                    time.sleep(server.post_delay_s)
+                self._reply(status, reply)
+
+            def do_GET(self) -> None:
+                key = unquote(self.path.rsplit("/", 1)[1]) if self.path.startswith("/v1/operations/") else None
+                with server.lock:
+                    server.calls.append(Call("GET", self.path, key, None))
+                    operation = server.operations.get(key) if key else None
+                if operation is None:
+                    self._reply(404, {"error": "unknown operation"})
+                else:
+                    self._reply(200, operation)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> PlatformCtlServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def posts(self, proposal_id: str | None = None) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.method == "POST"
+                    and (proposal_id is None or (c.body or {}).get("proposal_id") == proposal_id)]
+
+    def gets(self) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.method == "GET"]
+
+    def wait_for_post(self, after: int, timeout_s: float) -> bool:
+        """Block until more than `after` POSTs were received (or the timeout passes)."""
+        deadline = time.monotonic() + timeout_s
+        with self.post_seen:
+            while sum(1 for c in self.calls if c.method == "POST") <= after:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.post_seen.wait(left)
+            return True
+
+
+class OpaServer:
+    """A private OPA serving a copy of policy/ whose data.json names the given approvers (decision ids on)."""
+
+    def __init__(self, opa_binary: Path, policy_dir: Path, workdir: Path, approvers: dict[str, Any]):
+        self.binary = opa_binary
+        self.bundle = workdir / "policy"
+        shutil.copytree(policy_dir, self.bundle, ignore=shutil.ignore_patterns("*_test.rego"))
+        data_path = self.bundle / "data.json"
+        data = json.loads(data_path.read_text())
+        data["aiops"]["approvers"] = approvers
+        data_path.write_text(json.dumps(data, indent=2))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "opa.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        # Decision logging (to the console, i.e. our log file) makes OPA hand out decision ids.
+        self.process = subprocess.Popen(
+            [str(self.binary), "run", "--server", "--addr", f"127.0.0.1:{self.port}", "--log-level", "error",
+             "--set", "decision_logs.console=true", "--watch", "--bundle", str(self.bundle)],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"OPA exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health?bundles", timeout=1) as resp:  # noqa: S310 - loopback
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"OPA not healthy within {timeout_s}s: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def data(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}/v1/data/{path}", timeout=2) as resp:  # noqa: S310 - loopback
+            return json.loads(resp.read()).get("result")

@@ -1,0 +1,1 @@
+"""The read-only feed: the latest records of the output topics as JSON, for Grafana tables (Infinity)."""

@@ -1,0 +1,89 @@
+"""The gatekeeper's ledger: one compacted Kafka record per proposal holding everything needed after a crash.
+
+The ledger is written, and acknowledged by the broker, at each step that matters:
+after every evaluation (with the approvals it saw and the retry it owes), and around every execution:
+`execution.status = "started"` with the idempotency key BEFORE the executor is called, then the result.
+A restarted gatekeeper reads its partitions of the ledger back; a proposal whose ledger says "started"
+without a result is reconciled by asking the executor for the operation by idempotency key, never by
+calling it again blindly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["open", "expired", "executing", "done"]
+
+
+@dataclass
+class ApprovalEntry:
+    """One approval event as received, with what the gatekeeper read from its token (unverified)."""
+
+    proposal_id: str
+    decision: str
+    token: str
+    source: str
+    time_ms: int
+    comment: str | None = None
+    kid: str | None = None
+    jti: str | None = None
+    token_problem: str | None = None  # why the token is not well formed (OPA still gets to say no)
+    excluded: str | None = None  # why it is not sent to OPA at all (a replayed token)
+
+    def same_event(self, other: ApprovalEntry) -> bool:
+        return (self.token, self.decision, self.source, self.time_ms, self.proposal_id) == (
+            other.token, other.decision, other.source, other.time_ms, other.proposal_id)
+
+
+@dataclass
+class ExecutionEntry:
+    id: str
+    decision_id: str
+    idempotency_key: str
+    executor: str
+    attempt: int
+    status: str  # started | succeeded | failed | skipped_duplicate
+    started_at_ms: int
+    request: str
+    response: str | None = None
+    error: str | None = None
+    finished_at_ms: int | None = None
+    unknown_since_ms: int | None = None  # the last call's outcome is unknown: reconcile before anything else
+    reconcile_attempt: int = 0
+
+
+@dataclass
+class RetryEntry:
+    attempt: int
+    due_ms: int
+    reason: str
+
+
+@dataclass
+class ProposalState:
+    proposal_id: str
+    partition: int
+    proposal: dict[str, Any] | None = None  # the Proposal record, timestamps as epoch millis
+    approvals: list[ApprovalEntry] = field(default_factory=list)
+    status: Status = "open"
+    expiry_decided: bool = False
+    retry: RetryEntry | None = None
+    execution: ExecutionEntry | None = None
+    decisions: int = 0
+    last_decision_id: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ProposalState:
+        raw = json.loads(data)
+        raw["approvals"] = [ApprovalEntry(**a) for a in raw.get("approvals", [])]
+        raw["retry"] = RetryEntry(**raw["retry"]) if raw.get("retry") else None
+        raw["execution"] = ExecutionEntry(**raw["execution"]) if raw.get("execution") else None
+        return cls(**raw)
+
+    def seen_jtis(self) -> set[str]:
+        return {a.jti for a in self.approvals if a.jti}

@@ -1,0 +1,22 @@
+"""normalize_logs: JSON log lines on aiops.logs.raw and OTLP logs on otlp_logs → aiops.logs, keyed by service."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.agents.normalizer import Normalizer, add_normalizer
+from streams.app import StreamContext
+from streams.ingest.logs import decode_log_line
+from streams.ingest.otlp import decode_logs
+
+
+def register(app: faust.App, ctx: StreamContext) -> None:
+    settings = ctx.settings
+    add_normalizer(app, ctx, Normalizer(
+        name="normalize_log_lines", source="aiops.logs.raw", sink="aiops.logs", record="LogRecord",
+        decode=lambda value: [decode_log_line(value, settings)], key=lambda record: record.service,
+    ))
+    add_normalizer(app, ctx, Normalizer(
+        name="normalize_otlp_logs", source="otlp_logs", sink="aiops.logs", record="LogRecord",
+        decode=lambda value: decode_logs(value, settings), key=lambda record: record.service,
+    ))

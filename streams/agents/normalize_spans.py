@@ -1,0 +1,17 @@
+"""normalize_spans: OTLP traces on otlp_spans → aiops.spans, keyed by trace id."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.agents.normalizer import Normalizer, add_normalizer
+from streams.app import StreamContext
+from streams.ingest.otlp import decode_spans
+
+
+def register(app: faust.App, ctx: StreamContext) -> None:
+    settings = ctx.settings
+    add_normalizer(app, ctx, Normalizer(
+        name="normalize_spans", source="otlp_spans", sink="aiops.spans", record="Span",
+        decode=lambda value: decode_spans(value, settings), key=lambda span: span.trace_id,
+    ))

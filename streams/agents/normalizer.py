@@ -1,0 +1,93 @@
+"""The shape every normalize agent shares: raw bytes in, canonical Avro records out, dead letters for the rest.
+
+One input message yields zero or more records (a webhook payload with several alerts, an OTLP request
+with many spans) or, when anything in it cannot be decoded or validated, one dead letter: the original
+key and value, untouched, on `<input>.dlq` with the error in headers. Nothing a message holds can stop
+the agent; offsets are committed only after the producer flushed what the message gave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from aiops import metrics
+from aiops.deadletter import DeadLetter, dead_letter_topic
+from aiops.errors import AiopsError
+from streams.app import StreamContext
+from streams.ingest.errors import IngestError
+from streams.records import CanonicalRecord
+
+log = logging.getLogger(__name__)
+
+# Set on a dead letter whose original value could not be copied (the value is then null): the original
+# stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
+VALUE_DROPPED = "aiops.error.value_dropped"
+# Record batch and header bytes that come on top of a key and value.
+RECORD_OVERHEAD = 1024
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """One raw input topic normalised into one canonical topic."""
+
+    name: str  # the agent's name, a verb phrase: normalize_alerts
+    source: str  # catalog name of the raw topic
+    sink: str  # catalog name of the canonical topic
+    record: str  # Avro record name of the canonical topic
+    decode: Callable[[bytes | None], Sequence[CanonicalRecord]]
+    key: Callable[[Any], str]  # the canonical record's Kafka key
+
+
+def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -> faust.types.AgentT:
+    """Declare the topics and the agent of one normalizer on the app."""
+    source_name = ctx.topic(normalizer.source)
+    source_topic = _raw_topic(app, source_name)
+    sink_topic = _raw_topic(app, ctx.topic(normalizer.sink))
+    dead_letters = _raw_topic(app, dead_letter_topic(source_name))
+    codec = ctx.codec(normalizer.record, normalizer.sink)
+    max_record_bytes = app.conf.producer_max_request_size - RECORD_OVERHEAD
+
+    async def send_dead_letter(message: Any, letter: DeadLetter) -> None:
+        try:
+            await dead_letters.send(key=message.key, value=message.value, headers=letter.headers())
+        except Exception as exc:  # e.g. larger than the producer may send: say where the original stays
+            log.error("%s: cannot copy %s[%d]@%d to %s: %s", normalizer.name, message.topic, message.partition,
+                      message.offset, dead_letters.get_topic_name(), exc)
+            dropped = f"{len(message.value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
+            await dead_letters.send(key=message.key, value=None, headers=[*letter.headers(), (VALUE_DROPPED, dropped)])
+
+    async def normalize(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                records = normalizer.decode(message.value)
+                encoded = [(normalizer.key(r).encode("utf-8"), codec.encode(r.to_avro())) for r in records]
+                oversized = [len(k) + len(v) for k, v in encoded if len(k) + len(v) > max_record_bytes]
+                if oversized:
+                    raise IngestError(f"a {normalizer.record} of {oversized[0]} bytes is over the "
+                                      f"{max_record_bytes}-byte record limit")
+            except Exception as exc:  # every failure of a message becomes its dead letter
+                letter = DeadLetter(message.key, message.value, exc, message.topic, message.partition,
+                                    message.offset)
+                if isinstance(exc, AiopsError):
+                    log.info("%s: dead letter for %s[%d]@%d: %s", normalizer.name, message.topic,
+                             message.partition, message.offset, letter.reason[:200])
+                else:  # a bug in a decoder, still not a reason to stop the pipeline
+                    log.exception("%s: unexpected error on %s[%d]@%d, dead-lettered", normalizer.name,
+                                  message.topic, message.partition, message.offset)
+                metrics.DEAD_LETTERS.labels(message.topic, type(exc).__name__).inc()
+                await send_dead_letter(message, letter)
+                continue
+            for key, value in encoded:
+                await sink_topic.send(key=key, value=value)
+
+    return app.agent(source_topic, name=normalizer.name)(normalize)

@@ -1,0 +1,61 @@
+"""Fixtures for the memory tests: the sample handbook, stores in temporary directories, free ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiops.settings import PROJECT_ROOT
+from memory.documents import HandbookDocument, load_handbook
+from memory.store import MemoryStore
+
+HANDBOOK = PROJECT_ROOT / "handbook"
+# Filled by the retrieval test, printed at the end of the run.
+RETRIEVAL_REPORT: dict[str, float] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def handbook() -> list[HandbookDocument]:
+    return load_handbook(HANDBOOK)
+
+
+@pytest.fixture(scope="session")
+def postmortems(handbook: list[HandbookDocument]) -> list[HandbookDocument]:
+    return [document for document in handbook if document.kind == "postmortem"]
+
+
+@pytest.fixture(scope="session")
+def handbook_store(tmp_path_factory: pytest.TempPathFactory, handbook: list[HandbookDocument]
+                   ) -> Iterator[MemoryStore]:
+    """One Milvus Lite store with the sample handbook indexed (read-only for the tests that share it)."""
+    with MemoryStore(str(tmp_path_factory.mktemp("memory") / "milvus.db")) as store:
+        store.upsert([document.to_record() for document in handbook])
+        yield store
+
+
+@pytest.fixture
+def memory_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """AIOPS_* variables for a private state directory and a memory service port nobody listens on (yet)."""
+    env = {"AIOPS_STATE_DIR": str(tmp_path / "state"), "AIOPS_MEMORY_PORT": str(free_port()), "COLUMNS": "200"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AIOPS_MEMORY_URI", raising=False)
+    monkeypatch.delenv("AIOPS_MEMORY_SERVICE_URL", raising=False)
+    monkeypatch.delenv("AIOPS_EMBEDDING_MODEL", raising=False)
+    return env
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if RETRIEVAL_REPORT:
+        terminalreporter.write_line(
+            f"memory retrieval: {RETRIEVAL_REPORT['found']:.0f}/{RETRIEVAL_REPORT['total']:.0f} postmortems in the "
+            f"top 3 (hit rate {RETRIEVAL_REPORT['hit_rate']:.0%}), mean rank {RETRIEVAL_REPORT['mean_rank']:.2f}")
