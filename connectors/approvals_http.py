@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from aiops import metrics
 from aiops.avro import codec_for
 from aiops.settings import Settings
 from gatekeeper.errors import TokenError
@@ -122,6 +123,7 @@ class ApprovalsEndpoint:
             meta = await asyncio.wait_for(
                 producer.send_and_wait(self.topic, value, key=approval["proposal_id"].encode()),
                 self.produce_timeout_s)
+            metrics.RECORDS_OUT.labels(self.topic).inc()
         except Exception as exc:
             log.warning("approval for %s not produced: %s", approval["proposal_id"], exc)
             await self._reset_producer()

@@ -26,8 +26,16 @@ def connect_alertmanager(
 
     _logging(loglevel)
     settings = Settings()
+    _serve_metrics(settings.alertmanager_bridge_metrics_port, settings)
     serving.run(alertmanager_bridge.create_app(settings), host or settings.alertmanager_bridge_host,
                 settings.alertmanager_bridge_port if port is None else port, say=typer.echo)
+
+
+def _serve_metrics(port: int, settings: Settings) -> None:
+    if port:
+        from aiops import metrics
+
+        metrics.serve(port, settings.metrics_host)
 
 
 @connect_app.command("otlp")
@@ -41,5 +49,6 @@ def connect_otlp(
 
     _logging(loglevel)
     settings = Settings()
+    _serve_metrics(settings.otlp_receiver_metrics_port, settings)
     serving.run(otlp_receiver.create_app(settings), host or settings.otlp_receiver_host,
                 settings.otlp_receiver_port if port is None else port, say=typer.echo)

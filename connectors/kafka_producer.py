@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from aiops import metrics
 from aiops.errors import AiopsError
 from aiops.settings import Settings
 
@@ -90,6 +91,7 @@ class AckedProducer:
         except TimeoutError:
             raise KafkaUnavailable(f"no acknowledgement from Kafka within {self.timeout_s + 5:.0f} s") from None
         failures = [r for r in results if isinstance(r, BaseException)]
+        metrics.RECORDS_OUT.labels(topic).inc(len(records) - len(failures))
         if failures:
             raise KafkaUnavailable(
                 f"Kafka did not acknowledge {len(failures)} of {len(records)} record(s): {failures[0]}")

@@ -5,7 +5,8 @@ The format (JSON Lines, the demo's own scenarios use it):
 - every other line, one record: {"at": seconds after the start, "topic": an input topic of the catalog
   (aiops.alerts.raw, aiops.logs.raw, otlp_spans, otlp_logs, aiops.approvals), "key": string or null,
   "value": the JSON payload exactly as the producing tool writes it (Alertmanager webhook payload, a
-  Vector/Fluent Bit JSON log line, an OTLP/JSON export request)}
+  Vector/Fluent Bit JSON log line, an OTLP/JSON export request)} — or, instead of "value", "value_text": a
+  string sent as it is (UTF-8), for recording input that is not JSON at all
 
 Records are produced in order, each at `at / speed` seconds after the replay starts. Unless told to keep
 them, timestamps in the payloads are moved so that the recording happens now: RFC3339 strings under the
@@ -69,6 +70,8 @@ def load(path: Path) -> Recording:
             topic = record["topic"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ReplayError(f"{path}:{number}: not a record line ({exc})") from None
+        if "value" not in record and "value_text" not in record:
+            raise ReplayError(f"{path}:{number}: a record needs a value or a value_text")
         if topic not in REPLAYABLE_TOPICS:
             raise ReplayError(f"{path}:{number}: topic {topic!r} is not an input topic "
                               f"({', '.join(sorted(REPLAYABLE_TOPICS))})")
@@ -104,7 +107,10 @@ def schedule(recording: Recording, keep_times: bool = False, now: datetime | Non
     shift = timedelta(0) if keep_times else (now or datetime.now(UTC)) - recording.recorded_at
     for record in recording.records:
         key = record.get("key")
-        value = json.dumps(shift_times(record["value"], shift), separators=(",", ":")).encode()
+        if "value_text" in record:
+            value = str(record["value_text"]).encode()
+        else:
+            value = json.dumps(shift_times(record["value"], shift), separators=(",", ":")).encode()
         yield record["at"], record["topic"], key.encode() if key is not None else None, value
 
 

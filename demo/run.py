@@ -33,6 +33,7 @@ from aiops.topics import create_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 OUTPUTS = ("aiops.incidents", "aiops.proposals", "aiops.decisions", "aiops.executions")
+QUIET_S = 4.0
 RECORD_OF = {"aiops.incidents": "Incident", "aiops.proposals": "Proposal", "aiops.decisions": "Decision",
              "aiops.executions": "Execution"}
 
@@ -269,7 +270,8 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
             f"at {speed:g}x")
 
         approved: set[str] = set()
-        done_at: float | None = None
+        last_size: tuple = ()
+        last_change = time.monotonic()
         deadline = time.monotonic() + timeout_s
         status = "waiting for telemetry…"
         with Live(render(trail, status), console=console, refresh_per_second=4, transient=False) as live:
@@ -303,9 +305,13 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                         console.print(f"[yellow]not approved[/] {proposal['id']}")
                     approved.add(proposal["id"])
                     live.start()
-                if executed and done_at is None:
-                    done_at = time.monotonic()
-                if done_at is not None and time.monotonic() - done_at > 2 and not player.is_alive():
+                # Finished when the approved action ran, the whole recording was played, and the outputs have
+                # been quiet for a few seconds (the last signals worked through the pipeline).
+                size = (len(trail.incidents), sum(i["version"] for i in trail.incidents.values()),
+                        len(trail.proposals), len(trail.decisions), len(trail.executions))
+                if size != last_size:
+                    last_size, last_change = size, time.monotonic()
+                if executed and not player.is_alive() and time.monotonic() - last_change > QUIET_S:
                     break
                 time.sleep(0.25)
         with reader.lock:

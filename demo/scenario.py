@@ -161,6 +161,16 @@ class Scenario:
                                                           f"AccessExclusiveLock on relation orders after "
                                                           f"{rng.randrange(1000, 60000)}.{rng.randrange(100, 999)} ms")
             t += 1.0
+        # Bad input a real pipeline sees: a line from a log shipper whose JSON parser is misconfigured, and a
+        # truncated OTLP export. Both must end in dead-letter topics without stopping anything.
+        self.lines.append({"at": 45.0, "topic": "aiops.logs.raw", "key": "orders-api",
+                           "value_text": "2026-11-26 09:00:45 orders-api INFO health check ok"})
+        self.lines.append({"at": 70.0, "topic": "otlp_spans", "key": None,
+                           "value_text": '{"resourceSpans": [{"resource": {"attributes": ['})
+        # A host whose clock is 15 minutes behind: its error is reported as late, not silently dropped.
+        self.log(125.0, "backup-agent", "error", "backup upload to s3://shop-backups failed: RequestTimeout after "
+                                                 "30000ms")
+        self.lines[-1]["value"]["timestamp"] = _rfc3339(125.0 - 900)
         # Noise: an unrelated warning that fires and resolves before the failure.
         self.alert(30, "RecommendationLatencyHigh", "recommendation-api", "warning",
                    "recommendation-api p95 latency above 800ms", "Model reload in progress.", starts=28)

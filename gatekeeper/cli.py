@@ -185,6 +185,10 @@ def approvals_serve(
     from connectors.approvals_http import serve
 
     settings = _settings()
+    if settings.approvals_metrics_port:
+        from aiops import metrics
+
+        metrics.serve(settings.approvals_metrics_port, settings.metrics_host)
     console.print(f"approvals endpoint on http://{host or settings.approvals_http_host}:"
                   f"{port or settings.approvals_http_port}/v1/approvals")
     serve(settings, host, port)

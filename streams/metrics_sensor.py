@@ -27,7 +27,7 @@ class PrometheusSensor(Sensor):
             metrics.RECORDS_OUT.labels(topic).inc()
 
 
-def install(app: faust.App, lag_interval_s: float = 5.0) -> PrometheusSensor:
+def install(app: faust.App, lag_interval_s: float = 1.0) -> PrometheusSensor:
     sensor = PrometheusSensor()
     app.sensors.add(sensor)
 

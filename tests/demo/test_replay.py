@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aiops.avro import SchemaSet, SingleObjectCodec
+from aiops.deadletter import read_headers
 from aiops.settings import PROJECT_ROOT
 from demo.cli import DEFAULT_SCENARIO
 from demo.replay import ReplayError, load, replay, schedule, shift_times
@@ -39,9 +40,17 @@ def test_bundled_scenario_loads_and_is_moved_to_now():
     assert abs((starts - now).total_seconds() - 28) < 1
 
 
+def test_checked_in_scenario_is_what_the_generator_writes(capsys):
+    from demo.scenario import main
+
+    main()
+    assert capsys.readouterr().out == DEFAULT_SCENARIO.read_text()
+
+
 def test_bad_recordings_are_refused_with_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"scenario": "x", "recorded_at": "2026-11-26T09:00:00Z"}\n{"at": 1, "topic": "secrets"}\n')
+    header = '{"scenario": "x", "recorded_at": "2026-11-26T09:00:00Z"}'
+    bad.write_text(header + '\n{"at": 1, "topic": "secrets", "value": {}}\n')
     with pytest.raises(ReplayError, match=r"bad.jsonl:2: topic 'secrets' is not an input topic"):
         load(bad)
     bad.write_text("not json\n")
@@ -86,6 +95,19 @@ def test_bundled_scenario_through_normalize_and_correlate(services, tmp_path):
         assert {e["service"] for e in cascade["log_evidence"]} >= {"orders-api", "orders-db"}
         noise = [i for i in incidents if i["id"] != cascade["id"]]
         assert [n["services"] for n in noise] == [["recommendation-api"]]
+        # The bad input and the late host are reported, not lost.
+        for topic, error in (("aiops.logs.raw.dlq", None), ("otlp_spans.dlq", None),
+                             ("aiops.signals.dlq", "LateEventError")):
+            dead = TopicReader(services.kafka_bootstrap, worker.topic(topic))
+            try:
+                records = dead.wait_until(lambda recs: len(recs) >= 1, 30, f"a dead letter on {topic}")
+                headers = read_headers(records[0].headers)
+                assert headers["aiops.error.message"] and headers["aiops.original.topic"]
+                if error:
+                    assert headers["aiops.error.class"] == error and "backup-agent" in headers["aiops.error.message"]
+                assert len(records) == 1, [read_headers(r.headers)["aiops.error.message"] for r in records]
+            finally:
+                dead.close()
     finally:
         reader.close()
         worker.stop()

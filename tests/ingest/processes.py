@@ -65,6 +65,8 @@ def running(command: Sequence[str], log_path: Path, ready_url: str, env: dict[st
 def bridge_env(bootstrap: str, prefix: str, **settings: str) -> dict[str, str]:
     """The environment of a bridge subprocess: the test broker, the test prefix, and AIOPS_* overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
-    env.update({"AIOPS_KAFKA_BOOTSTRAP": bootstrap, "AIOPS_TOPIC_PREFIX": prefix})
+    env.update({"AIOPS_KAFKA_BOOTSTRAP": bootstrap, "AIOPS_TOPIC_PREFIX": prefix,
+                # bridges may run side by side in tests: no fixed metrics ports
+                "AIOPS_ALERTMANAGER_BRIDGE_METRICS_PORT": "0", "AIOPS_OTLP_RECEIVER_METRICS_PORT": "0"})
     env.update({f"AIOPS_{name.upper()}": value for name, value in settings.items()})
     return env

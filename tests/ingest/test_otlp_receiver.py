@@ -53,6 +53,14 @@ def spans_in(value: bytes | None) -> list:
     return [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
 
 
+def log_records_in(value: bytes | None) -> list:
+    try:
+        request = ExportLogsServiceRequest.FromString(value or b"")
+    except DecodeError:
+        return []
+    return [record for r in request.resource_logs for s in r.scope_logs for record in s.log_records]
+
+
 def test_sdk_exporters_through_the_receiver_to_canonical_records(settings, normalize_worker, tmp_path):
     service = f"shop-{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -99,6 +107,13 @@ def test_sdk_exporters_through_the_receiver_to_canonical_records(settings, norma
     assert client.attributes == {"peer.service": "acmepay", "retries": "2"}
     assert client.duration_ms == pytest.approx((finished[client.span_id].end_time
                                                 - finished[client.span_id].start_time) / 1e6)
+
+    with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("otlp_logs")) as raw:
+        got = raw.wait_for(lambda rs: any(service in str(log_records_in(r.value)) for r in rs), 30,
+                           "the SDK's log record on otlp_logs")
+    [exported] = [record for r in got for record in log_records_in(r.value)
+                  if record.body.string_value == "payment provider timeout after 30s" and service in str(r.value)]
+    assert exported.severity_number == SeverityNumber.ERROR.value and exported.span_id.hex() == client.span_id
 
     codec = SingleObjectCodec(SCHEMAS["LogRecord"])
     with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("aiops.logs")) as reader:
