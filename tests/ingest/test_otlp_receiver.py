@@ -109,10 +109,10 @@ def test_sdk_exporters_through_the_receiver_to_canonical_records(settings, norma
                                                 - finished[client.span_id].start_time) / 1e6)
 
     with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("otlp_logs")) as raw:
-        got = raw.wait_for(lambda rs: any(service in str(log_records_in(r.value)) for r in rs), 30,
+        got = raw.wait_for(lambda rs: any(service.encode() in (r.value or b"") for r in rs), 30,
                            "the SDK's log record on otlp_logs")
-    [exported] = [record for r in got for record in log_records_in(r.value)
-                  if record.body.string_value == "payment provider timeout after 30s" and service in str(r.value)]
+    [exported] = [record for r in got if service.encode() in (r.value or b"") for record in log_records_in(r.value)]
+    assert exported.body.string_value == "payment provider timeout after 30s"
     assert exported.severity_number == SeverityNumber.ERROR.value and exported.span_id.hex() == client.span_id
 
     codec = SingleObjectCodec(SCHEMAS["LogRecord"])

@@ -39,6 +39,19 @@ def test_compose_runs_the_pinned_versions_and_the_policy_bundle():
     assert {"kafka", "opa", "grafana", "topics-init"} <= set(services)
 
 
+def test_compose_runs_every_process_prometheus_scrapes():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    scraped = yaml.safe_load((PROJECT_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    hosts = {target.split(":")[0] for job in scraped["scrape_configs"] for config in job.get("static_configs", [])
+             for target in config["targets"]}
+    hosts.discard("localhost")  # prometheus itself
+    assert hosts <= set(services), f"prometheus scrapes hosts compose does not run: {hosts - set(services)}"
+    commands = {name: " ".join(service.get("command", [])) for name, service in services.items()}
+    for expected in ("worker", "gatekeeper", "connect alertmanager", "connect otlp", "approvals serve",
+                     "memory serve", "feed serve"):
+        assert any(command.startswith(expected) for command in commands.values()), expected
+
+
 def test_dockerfile_copies_every_package_and_data_folder_the_cli_needs():
     import re
 
