@@ -101,3 +101,27 @@ def new_topic(admin: AdminClient) -> Iterator[Callable[..., str]]:
 def new_group() -> Callable[[], str]:
     """Factory: a uuid-named consumer group for this test only."""
     return lambda: f"test-group-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def handbook():
+    """The sample ops handbook (handbook/), parsed."""
+    from aiops.settings import PROJECT_ROOT
+    from memory.documents import load_handbook
+
+    return load_handbook(PROJECT_ROOT / "handbook")
+
+
+@pytest.fixture(scope="session")
+def postmortems(handbook):
+    return [document for document in handbook if document.kind == "postmortem"]
+
+
+@pytest.fixture(scope="session")
+def handbook_store(tmp_path_factory, handbook):
+    """One Milvus Lite store with the sample handbook indexed (read-only for the tests that share it)."""
+    from memory.store import MemoryStore
+
+    with MemoryStore(str(tmp_path_factory.mktemp("memory") / "milvus.db")) as store:
+        store.upsert([document.to_record() for document in handbook])
+        yield store

@@ -33,16 +33,17 @@ def evidence_refs(incident: dict[str, Any], documents: list[RetrievedDocument]) 
     return refs
 
 
-def _relevance(doc: RetrievedDocument, ctx: TriageContext) -> float:
-    """Retrieval score, boosted when the document is about the likely root-cause service."""
-    boost = 1.0
-    if ctx.root_service and ctx.root_service in doc.services:
-        boost += 1.0
-        if doc.services and doc.services[0] == ctx.root_service:
-            boost += 0.5
-    elif set(doc.services) & set(ctx.services):
-        boost += 0.3
-    return doc.score * boost
+def _best_runbooks(ctx: TriageContext) -> list[RetrievedDocument]:
+    """Runbooks about the likely root-cause service first, then about any service of the incident, then the
+    rest; retrieval order (score) within each group: retrieval judges relevance, the services only filter."""
+    runbooks = [d for d in ctx.documents if d.kind == "runbook" and d.actions]
+
+    def group(doc: RetrievedDocument) -> int:
+        if ctx.root_service and ctx.root_service in doc.services:
+            return 0
+        return 1 if set(doc.services) & set(ctx.services) else 2
+
+    return sorted(runbooks, key=lambda d: (group(d), -d.score))
 
 
 TARGET_PARAMETERS = ("service", "deployment", "database")
@@ -88,15 +89,17 @@ class RunbookReasoner:
         self.catalog = catalog
 
     def propose(self, ctx: TriageContext) -> list[ProposalDraft]:
-        runbooks = sorted((d for d in ctx.documents if d.kind == "runbook" and d.actions),
-                          key=lambda d: -_relevance(d, ctx))
+        runbooks = _best_runbooks(ctx)
         refs_all = evidence_refs(ctx.incident, ctx.documents)
         root = ctx.root_service
         if not runbooks:
             return self._diagnose_only(ctx, refs_all, "no runbook in the handbook matched this incident")
         runbook = runbooks[0]
         refs = evidence_refs(ctx.incident, [runbook, *[d for d in ctx.documents if d is not runbook]])
-        confidence = round(min(0.95, 0.4 + 0.1 * _relevance(runbook, ctx)), 2)
+        # Confidence grows with how well the runbook fits: about the root cause, and clearly ahead of the next.
+        runner_up = runbooks[1].score if len(runbooks) > 1 else 0.0
+        fit = (0.3 if root and root in runbook.services else 0.0) + (0.15 if runbook.score > 1.2 * runner_up else 0.0)
+        confidence = round(min(0.95, 0.4 + fit), 2)
         drafts: list[ProposalDraft] = []
         diagnosis = remediation = None
         for step in runbook.actions:

@@ -15,18 +15,14 @@ from typing import Any
 
 import faust
 
-from aiops import metrics
-from aiops.deadletter import DeadLetter, dead_letter_topic
-from aiops.errors import AiopsError
+from aiops.deadletter import dead_letter_topic
+from streams.agents._deadletters import dead_letter_message
 from streams.app import StreamContext
 from streams.ingest.errors import IngestError
 from streams.records import CanonicalRecord
 
 log = logging.getLogger(__name__)
 
-# Set on a dead letter whose original value could not be copied (the value is then null): the original
-# stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
-VALUE_DROPPED = "aiops.error.value_dropped"
 # Record batch and header bytes that come on top of a key and value.
 RECORD_OVERHEAD = 1024
 
@@ -56,15 +52,6 @@ def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -
     codec = ctx.codec(normalizer.record, normalizer.sink)
     max_record_bytes = app.conf.producer_max_request_size - RECORD_OVERHEAD
 
-    async def send_dead_letter(message: Any, letter: DeadLetter) -> None:
-        try:
-            await dead_letters.send(key=message.key, value=message.value, headers=letter.headers())
-        except Exception as exc:  # e.g. larger than the producer may send: say where the original stays
-            log.error("%s: cannot copy %s[%d]@%d to %s: %s", normalizer.name, message.topic, message.partition,
-                      message.offset, dead_letters.get_topic_name(), exc)
-            dropped = f"{len(message.value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
-            await dead_letters.send(key=message.key, value=None, headers=[*letter.headers(), (VALUE_DROPPED, dropped)])
-
     async def normalize(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
@@ -76,16 +63,7 @@ def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -
                     raise IngestError(f"a {normalizer.record} of {oversized[0]} bytes is over the "
                                       f"{max_record_bytes}-byte record limit")
             except Exception as exc:  # every failure of a message becomes its dead letter
-                letter = DeadLetter(message.key, message.value, exc, message.topic, message.partition,
-                                    message.offset)
-                if isinstance(exc, AiopsError):
-                    log.info("%s: dead letter for %s[%d]@%d: %s", normalizer.name, message.topic,
-                             message.partition, message.offset, letter.reason[:200])
-                else:  # a bug in a decoder, still not a reason to stop the pipeline
-                    log.exception("%s: unexpected error on %s[%d]@%d, dead-lettered", normalizer.name,
-                                  message.topic, message.partition, message.offset)
-                metrics.DEAD_LETTERS.labels(message.topic, type(exc).__name__).inc()
-                await send_dead_letter(message, letter)
+                await dead_letter_message(dead_letters, message, exc)
                 continue
             for key, value in encoded:
                 await sink_topic.send(key=key, value=value)

@@ -181,7 +181,12 @@ def test_sigkill_mid_scenario_keeps_the_same_incidents(scenario, worker):
     scenario.healthy_traffic(0)
     scenario.send_alerts([tm.alert(scenario.clock, "PostgresConnectionsNearLimit", "orders-db", 60),
                           tm.alert(scenario.clock, "InventoryDbDiskFull", "inventory-db", 61)])
-    scenario.wait_for(lambda inc: len(inc) >= 2, "the first two incidents")
+    scenario.send_logs([tm.log_line(scenario.clock, "orders-db", "FATAL: remaining connection slots are reserved "
+                                    f"for non-replication superuser connections (client 10.4.1.{i})", 55 + i,
+                                    level="error") for i in range(6)])
+    before = scenario.wait_for(lambda inc: len(inc) >= 2 and any(i["log_evidence"] for i in inc.values()),
+                               "the first two incidents, with the orders-db log template")
+    template_before = next(e["template_id"] for i in before.values() for e in i["log_evidence"])
     worker.kill()
     cascade_failure(scenario, 62)  # produced while the worker is down
     scenario.send_alerts([tm.alert(scenario.clock, "InventoryApiErrors", "inventory-api", 70)])
@@ -195,3 +200,6 @@ def test_sigkill_mid_scenario_keeps_the_same_incidents(scenario, worker):
     assert set(by_root) == {"orders-db", "inventory-db"}
     assert len(by_root["inventory-db"]["alerts"]) == 2
     assert worker.starts == 2
+    # The miner's state survived the crash: the same lines after the restart land in the same template.
+    db_templates = [e for e in by_root["orders-db"]["log_evidence"] if e["service"] == "orders-db"]
+    assert [e["template_id"] for e in db_templates] == [template_before]

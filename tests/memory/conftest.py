@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aiops.settings import PROJECT_ROOT
-from memory.documents import HandbookDocument, load_handbook
-from memory.store import MemoryStore
+from tests.memory_service import free_port
 
 HANDBOOK = PROJECT_ROOT / "handbook"
 # Filled by the retrieval test, printed at the end of the run.
 RETRIEVAL_REPORT: dict[str, float] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def handbook() -> list[HandbookDocument]:
-    return load_handbook(HANDBOOK)
-
-
-@pytest.fixture(scope="session")
-def postmortems(handbook: list[HandbookDocument]) -> list[HandbookDocument]:
-    return [document for document in handbook if document.kind == "postmortem"]
-
-
-@pytest.fixture(scope="session")
-def handbook_store(tmp_path_factory: pytest.TempPathFactory, handbook: list[HandbookDocument]
-                   ) -> Iterator[MemoryStore]:
-    """One Milvus Lite store with the sample handbook indexed (read-only for the tests that share it)."""
-    with MemoryStore(str(tmp_path_factory.mktemp("memory") / "milvus.db")) as store:
-        store.upsert([document.to_record() for document in handbook])
-        yield store
+# The sample handbook and a store with it indexed are shared fixtures in tests/conftest.py.
 
 
 @pytest.fixture

@@ -232,3 +232,48 @@ def test_telemetry_text_cannot_close_the_fence():
     content = build_messages(TriageContext(incident, []), CATALOG, annotations)[1]["content"]
     assert content.count("</untrusted_telemetry>") == content.count("<untrusted_telemetry>")
 
+
+
+# --- the correlation scenarios with real retrieval (Milvus Lite, BM25) ------------------------------
+
+def triaged(incident: dict, store) -> list:
+    """Retrieve as the triage agent does, then reason: (action, target service) per proposal."""
+    from memory.enrich import similar_for_incident
+
+    similar = similar_for_incident(incident, store)
+    documents = [RetrievedDocument(doc_id=s["doc_id"], kind=s["kind"], title=s["title"], score=s["score"],
+                                   services=DOCS[s["doc_id"]].services if s["doc_id"] in DOCS else [],
+                                   actions=DOCS[s["doc_id"]].actions if s["doc_id"] in DOCS else [])
+                 for s in similar]
+    drafts = RunbookReasoner(CATALOG).propose(TriageContext(incident, documents))
+    return [(d.action, CATALOG.validate(d.action, d.parameters).target.service, d) for d in drafts]
+
+
+def test_scenario_cascade_with_retrieval(handbook_store):
+    proposals = triaged(cascade_incident(), handbook_store)
+    assert [(a, t) for a, t, _ in proposals] == [("collect_diagnostics", "orders-db"),
+                                                 ("restart_deployment", "orders-api")]
+    assert any(e["ref"] == "rb-orders-db-connection-exhaustion" for e in proposals[1][2].evidence)
+
+
+def test_scenario_unrelated_failures_with_retrieval(handbook_store):
+    incidents = unrelated_incidents()
+    db = triaged(incidents["inventory-db"], handbook_store)
+    queue = triaged(incidents["notification-worker"], handbook_store)
+    assert [(a, t) for a, t, _ in db][0] == ("collect_diagnostics", "inventory-db")
+    assert {t for _, t, _ in db} == {"inventory-db"}
+    assert [(a, t) for a, t, _ in queue] == [("query_metrics", "notification-worker"),
+                                             ("scale_deployment", "notification-worker")]
+
+
+def test_scenario_flapping_alert_with_retrieval(handbook_store):
+    signals = []
+    for cycle in range(20):
+        signals.append(AlertSignal(alert=alert("SearchClusterRed", "search-api", 0)))
+        signals.append(AlertSignal(alert=alert("SearchClusterRed", "search-api", 0, status="resolved",
+                                               end=cycle * 10 + 5)))
+    _, outputs = run(signals)
+    incident = next(iter(latest(outputs).values()))
+    proposals = triaged(incident, handbook_store)
+    assert proposals[0][:2] == ("collect_diagnostics", "search-api")
+    assert all(target == "search-api" for _, target, _ in proposals)
