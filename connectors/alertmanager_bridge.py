@@ -22,8 +22,8 @@ import logging
 from aiohttp import web
 
 from aiops.settings import Settings
-from connectors.http_auth import auth_middleware
-from connectors.kafka_producer import AckedProducer, KafkaUnavailable
+from connectors.kafka_producer import KafkaUnavailable
+from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alerts import WebhookPayload
 from streams.ingest.errors import IngestError
 from streams.ingest.json_input import load_json_object
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 RAW_ALERTS = "aiops.alerts.raw"
 # Payload fields each per-alert record carries along, so that it stands on its own.
 CARRIED_FIELDS = ("receiver", "groupKey", "externalURL", "commonLabels")
-PRODUCER = web.AppKey("producer", AckedProducer)
-SETTINGS = web.AppKey("settings", Settings)
 
 
 def _error(_request: web.Request | None, status: int, message: str) -> web.Response:
@@ -73,22 +71,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     return web.json_response({"status": "accepted", "records": len(records)})
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: Settings) -> web.Application:
     """The bridge as an aiohttp app; its Kafka producer starts and stops with the app."""
-    app = web.Application(client_max_size=settings.connect_max_request_bytes,
-                          middlewares=[auth_middleware(settings, error=_error)])
-    app[SETTINGS] = settings
-
-    async def producer_lifecycle(app: web.Application):
-        app[PRODUCER] = AckedProducer(settings, client_id="aiops-alertmanager-bridge")
-        yield
-        app[PRODUCER].close()
-
-    app.cleanup_ctx.append(producer_lifecycle)
+    app = bridge_app(settings, "aiops-alertmanager-bridge", _error)
     app.router.add_post("/webhook", receive_webhook)
-    app.router.add_get("/healthz", healthz)
     return app

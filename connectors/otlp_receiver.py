@@ -32,8 +32,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from aiops.settings import Settings
-from connectors.http_auth import auth_middleware
-from connectors.kafka_producer import AckedProducer, KafkaUnavailable
+from connectors.kafka_producer import KafkaUnavailable
+from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError
 from streams.ingest.otlp import parse_request, to_otlp_json
 
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 ENCODINGS = {PROTOBUF: "otlp_proto", "application/protobuf": "otlp_proto", JSON: "otlp_json"}
-PRODUCER = web.AppKey("producer", AckedProducer)
-SETTINGS = web.AppKey("settings", Settings)
 _GRPC_CODES = {400: code_pb2.INVALID_ARGUMENT, 401: code_pb2.UNAUTHENTICATED, 413: code_pb2.RESOURCE_EXHAUSTED,
                503: code_pb2.UNAVAILABLE}
 
@@ -122,23 +120,9 @@ async def export(request: web.Request) -> web.Response:
     return _answer(request, signal.response())
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: Settings) -> web.Application:
     """The receiver as an aiohttp app; its Kafka producer starts and stops with the app."""
-    app = web.Application(client_max_size=settings.connect_max_request_bytes,
-                          middlewares=[auth_middleware(settings, error=_error)])
-    app[SETTINGS] = settings
-
-    async def producer_lifecycle(app: web.Application):
-        app[PRODUCER] = AckedProducer(settings, client_id="aiops-otlp-receiver")
-        yield
-        app[PRODUCER].close()
-
-    app.cleanup_ctx.append(producer_lifecycle)
+    app = bridge_app(settings, "aiops-otlp-receiver", _error)
     for path in SIGNALS:
         app.router.add_post(path, export)
-    app.router.add_get("/healthz", healthz)
     return app

@@ -8,6 +8,34 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from aiops.settings import Settings
+from connectors.http_auth import auth_middleware
+from connectors.kafka_producer import AckedProducer
+
+PRODUCER = web.AppKey("producer", AckedProducer)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def bridge_app(settings: Settings, client_id: str, error: Callable[..., web.Response]) -> web.Application:
+    """The common part of every bridge: size limit, optional auth, the settings, a Kafka producer that starts
+    and stops with the app (request handlers reach them as app[SETTINGS] and app[PRODUCER]) and /healthz."""
+    app = web.Application(client_max_size=settings.connect_max_request_bytes,
+                          middlewares=[auth_middleware(settings, error=error)])
+    app[SETTINGS] = settings
+
+    async def producer_lifecycle(app: web.Application):
+        app[PRODUCER] = AckedProducer(settings, client_id=client_id)
+        yield
+        app[PRODUCER].close()
+
+    app.cleanup_ctx.append(producer_lifecycle)
+    app.router.add_get("/healthz", healthz)
+    return app
+
 
 async def start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Serve the app on host:port (0: any free port); returns the runner and the bound port.

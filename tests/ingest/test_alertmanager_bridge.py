@@ -15,9 +15,9 @@ import pytest
 
 from aiops.settings import Settings
 from connectors import alertmanager_bridge, serving
+from demo.local_services import free_port
 from tests.ingest import samples
 from tests.ingest.kafka_io import TopicReader
-from tests.ingest.processes import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,12 @@ import pytest
 from aiops.avro import SingleObjectCodec
 from aiops.deadletter import ERROR_MESSAGE
 from aiops.stack import components
+from demo.local_services import free_port
 from streams.ingest.alerts import labels_fingerprint
 from streams.records import Alert, Severity
 from tests.ingest.conftest import SCHEMAS
 from tests.ingest.kafka_io import TopicReader
-from tests.ingest.processes import AIOPS, bridge_env, free_port, running
+from tests.ingest.processes import AIOPS, bridge_env, running
 
 pytestmark = pytest.mark.integration
 

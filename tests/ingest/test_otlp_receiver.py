@@ -34,12 +34,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from aiops.avro import SingleObjectCodec
 from aiops.settings import Settings
 from connectors import otlp_receiver, serving
+from demo.local_services import free_port
 from streams.ingest.otlp import to_otlp_json
 from streams.records import LogRecord, Severity, Span
 from tests.ingest import samples
 from tests.ingest.conftest import SCHEMAS
 from tests.ingest.kafka_io import TopicReader
-from tests.ingest.processes import AIOPS, bridge_env, free_port, running
+from tests.ingest.processes import AIOPS, bridge_env, running
 
 pytestmark = pytest.mark.integration
 

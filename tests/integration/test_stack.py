@@ -16,6 +16,7 @@ import pytest
 from aiops.errors import StackError
 from aiops.settings import Settings
 from aiops.stack import components, kafka
+from demo.local_services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +45,6 @@ def test_kcat_lists_the_broker(services):
     assert "1 brokers:" in out and f"broker 1 at {services.kafka_bootstrap}" in out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def snapshot(directory: Path) -> set[tuple[str, int]]:
