@@ -11,6 +11,7 @@ COPY memory ./memory
 COPY demo ./demo
 COPY dashboards ./dashboards
 COPY feed ./feed
+COPY bench ./bench
 COPY schemas ./schemas
 COPY policy ./policy
 COPY actions ./actions

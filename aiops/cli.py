@@ -8,6 +8,14 @@ from rich.table import Table
 
 from aiops.errors import AiopsError
 from aiops.settings import Settings
+from bench.cli import bench_app
+from connectors.cli import connect_app
+from dashboards.cli import dashboards_app
+from demo.cli import register as register_demo
+from feed.cli import feed_app
+from gatekeeper.cli import register as register_gatekeeper
+from memory.cli import handbook_app, memory_app
+from streams.logtemplates.cli import logs_app
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
                   no_args_is_help=True)
@@ -146,29 +154,17 @@ def worker(
     faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
-# Commands contributed by other packages are added here (one line each).
-from gatekeeper.cli import register as _register_gatekeeper  # noqa: E402  (keys, approve, reject, gatekeeper, approvals)
-
-_register_gatekeeper(app)
-from connectors.cli import connect_app  # noqa: E402  (imports typer only; bridges load when run)
-
+# Commands that live with the package they drive. These modules import typer and rich only; the heavy
+# parts (Faust, Milvus, the Grafana SDK, aiohttp) load when a command runs.
+register_gatekeeper(app)  # keys, approve, reject, gatekeeper, approvals
+register_demo(app)  # replay, demo
 app.add_typer(connect_app, name="connect")
-from streams.logtemplates.cli import logs_app  # noqa: E402  (imports typer only; the miner loads when run)
-
 app.add_typer(logs_app, name="logs")
-from demo.cli import register as _register_demo  # noqa: E402  (replay, demo)
-
-_register_demo(app)
-from memory.cli import handbook_app, memory_app  # noqa: E402  (imports typer/rich only; Milvus loads when run)
-
 app.add_typer(handbook_app, name="handbook")
 app.add_typer(memory_app, name="memory")
-from dashboards.cli import dashboards_app  # noqa: E402  (imports typer only; the Grafana SDK loads when run)
-
 app.add_typer(dashboards_app, name="dashboards")
-from feed.cli import feed_app  # noqa: E402  (imports typer only; aiohttp and the consumer load when run)
-
 app.add_typer(feed_app, name="feed")
+app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:
