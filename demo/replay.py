@@ -114,14 +114,26 @@ def schedule(recording: Recording, keep_times: bool = False, now: datetime | Non
         yield record["at"], record["topic"], key.encode() if key is not None else None, value
 
 
+# The HTTP paths through which the tools themselves would deliver a topic's records, when bridges are used.
+BRIDGED_PATHS = {"aiops.alerts.raw": "/webhook", "otlp_spans": "/v1/traces", "otlp_logs": "/v1/logs"}
+
+
 def replay(recording: Recording, settings: Settings, speed: float = 1.0, keep_times: bool = False,
-           on_record: Callable[[int, str], None] = lambda n, topic: None) -> Counter:
-    """Produce the recording into the (prefixed) input topics, paced by `speed`; returns counts per topic."""
+           on_record: Callable[[int, str], None] = lambda n, topic: None,
+           bridges: dict[str, str] | None = None) -> Counter:
+    """Play the recording into the (prefixed) input topics, paced by `speed`; returns counts per topic.
+
+    With `bridges` ({topic: base URL}), records of those topics go the way the tools send them: Alertmanager
+    payloads to the bridge's /webhook, OTLP/JSON to the receiver's /v1/traces or /v1/logs. A bridge's 4xx
+    for a bad record is counted as "<topic> refused by the bridge"; its 5xx stops the replay."""
+    import httpx
     from confluent_kafka import KafkaException, Producer
 
     if speed <= 0:
         raise ReplayError("speed must be positive")
+    bridges = bridges or {}
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 10, "enable.idempotence": True})
+    http = httpx.Client(timeout=30.0)
     counts: Counter = Counter()
     started = time.monotonic()
     try:
@@ -131,13 +143,26 @@ def replay(recording: Recording, settings: Settings, speed: float = 1.0, keep_ti
                 producer.poll(min(delay, 0.5))
                 while (delay := started + at / speed - time.monotonic()) > 0:
                     producer.poll(min(delay, 0.5))
-            producer.produce(settings.topic(topic), key=key, value=value)
-            producer.poll(0)
+            if topic in bridges:
+                response = http.post(bridges[topic].rstrip("/") + BRIDGED_PATHS[topic], content=value,
+                                     headers={"Content-Type": "application/json"})
+                if response.status_code >= 500:
+                    raise ReplayError(f"the bridge for {topic} answered {response.status_code}: {response.text[:300]}")
+                if response.status_code >= 400:
+                    counts[f"{topic} refused by the bridge"] += 1
+                    continue
+            else:
+                producer.produce(settings.topic(topic), key=key, value=value)
+                producer.poll(0)
             counts[topic] += 1
             on_record(n, topic)
         undelivered = producer.flush(60)
     except KafkaException as exc:
         raise ReplayError(f"Kafka refused the replay: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise ReplayError(f"a bridge could not be reached: {exc}") from exc
+    finally:
+        http.close()
     if undelivered:
         raise ReplayError(f"{undelivered} records were not delivered within 60 s")
     return counts

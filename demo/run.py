@@ -104,6 +104,23 @@ class Processes:
                 process.wait()
 
 
+def wait_for_health(processes: Processes, urls: list[str], timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    for url in urls:
+        while True:
+            processes.check()
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoError(f"{url} did not answer within {timeout_s:.0f}s")
+            time.sleep(0.2)
+
+
 def _free_port() -> int:
     from demo.local_services import free_port
 
@@ -253,6 +270,14 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
         processes.start("worker", ["worker", "-a", "normalize", "-a", "correlate", "-a", "triage",
                                    "--loglevel", "warn"], env)
         processes.start("gatekeeper", ["gatekeeper", "--loglevel", "warning"], env)
+        # The bridges the observability stack talks to: alerts arrive as Alertmanager webhooks, spans as OTLP/HTTP.
+        bridge_ports = {"aiops.alerts.raw": _free_port(), "otlp_spans": _free_port()}
+        processes.start("alertmanager-bridge", ["connect", "alertmanager", "--port",
+                                                str(bridge_ports["aiops.alerts.raw"]), "--loglevel", "warning"], env)
+        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports["otlp_spans"]),
+                                          "--loglevel", "warning"], env)
+        bridges = {topic: f"http://127.0.0.1:{port}" for topic, port in bridge_ports.items()}
+        wait_for_health(processes, [f"{url}/healthz" for url in bridges.values()])
         reader = OutputReader(demo, trail)
 
         recording = load(DEFAULT_SCENARIO)
@@ -260,14 +285,15 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
 
         def play() -> None:
             try:
-                replay(recording, demo, speed)
+                replay(recording, demo, speed, bridges=bridges)
             except BaseException as exc:  # reported by the main thread
                 replay_error.append(exc)
 
         player = threading.Thread(target=play, daemon=True)
         player.start()
         say(f"replaying {recording.name}: {len(recording.records)} records over {recording.duration_s:.0f}s "
-            f"at {speed:g}x")
+            f"at {speed:g}x (alerts through the Alertmanager bridge, spans through the OTLP receiver, logs as "
+            "Vector writes them to Kafka)")
 
         approved: set[str] = set()
         last_size: tuple = ()

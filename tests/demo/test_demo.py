@@ -1,4 +1,5 @@
-"""`aiops demo --approve-as alice` end to end, with every process's metrics endpoint scraped while it runs:
+"""`aiops demo --approve-as alice` end to end, with every process's metrics endpoint (worker, gatekeeper,
+Alertmanager bridge, OTLP receiver) scraped while it runs:
 the incident names orders-db, the approval leads to an allow decision and one execution, and every metric
 the dashboards query is exported and moves. The triage uses an LLM (a local OpenAI-compatible server that
 answers well for the cascade and badly for the noise), so the LLM token and fallback metrics move too."""
@@ -44,6 +45,7 @@ class Scraper:
     def __init__(self, urls: list[str]):
         self.urls = urls
         self.seen: dict[str, list[float]] = defaultdict(list)
+        self.by_url: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -60,6 +62,7 @@ class Scraper:
                     for sample in family.samples:
                         if sample.name.startswith("aiops_"):
                             self.seen[sample.name].append(sample.value)
+                            self.by_url[url][sample.name].append(sample.value)
             time.sleep(0.5)
 
     def stop(self) -> None:
@@ -80,12 +83,12 @@ def sample_names(metric) -> list[str]:
 
 def test_demo_runs_end_to_end_and_every_dashboard_metric_moves(services, tmp_path):
     llm = LlmDouble(llm_script)
-    worker_port, gatekeeper_port = free_port(), free_port()
+    ports = {name: free_port() for name in ("WORKER", "GATEKEEPER", "ALERTMANAGER_BRIDGE", "OTLP_RECEIVER")}
     env = {**os.environ, "AIOPS_LLM_BASE_URL": llm.base_url, "AIOPS_LLM_API_KEY": "test-key",
-           "AIOPS_LLM_MODEL": "test-model", "AIOPS_WORKER_METRICS_PORT": str(worker_port),
-           "AIOPS_GATEKEEPER_METRICS_PORT": str(gatekeeper_port), "AIOPS_STATE_DIR": str(tmp_path),
-           "COLUMNS": "160"}
-    scraper = Scraper([f"http://127.0.0.1:{worker_port}/metrics", f"http://127.0.0.1:{gatekeeper_port}/metrics"])
+           "AIOPS_LLM_MODEL": "test-model", "AIOPS_STATE_DIR": str(tmp_path), "COLUMNS": "160",
+           **{f"AIOPS_{name}_METRICS_PORT": str(port) for name, port in ports.items()}}
+    urls = {name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()}
+    scraper = Scraper(list(urls.values()))
     try:
         result = subprocess.run([AIOPS, "demo", "--approve-as", "alice", "--speed", "20", "--timeout", "240"],
                                 env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -108,3 +111,8 @@ def test_demo_runs_end_to_end_and_every_dashboard_metric_moves(services, tmp_pat
             values = scraper.seen.get(name)
             assert values, f"{name} was never exported by the worker or the gatekeeper"
             assert max(values) > 0, f"{name} never moved (always {values[0]})"
+    # Every process of the demo served its metrics, and the bridges handed records to Kafka.
+    for process, url in urls.items():
+        assert scraper.by_url[url], f"the {process} metrics endpoint was never scraped"
+    for bridge in ("ALERTMANAGER_BRIDGE", "OTLP_RECEIVER"):
+        assert max(scraper.by_url[urls[bridge]]["aiops_records_out_total"]) > 0, bridge
