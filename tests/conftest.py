@@ -1,7 +1,7 @@
 """Session-scoped real services and per-test unique topics and consumer groups.
 
-The broker and OPA come from the local stack (`aiops stack up`; started here when it is not running),
-or from testcontainers when a Docker engine answers and AIOPS_TEST_CONTAINERS=1.
+The broker and OPA come from the local stack when it runs; otherwise from testcontainers when a Docker engine
+answers (AIOPS_TEST_CONTAINERS=1 forces that, =0 forbids it); otherwise the local stack is started here.
 """
 
 from __future__ import annotations
@@ -50,13 +50,15 @@ def _containers() -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
-    if os.environ.get("AIOPS_TEST_CONTAINERS") == "1" and _docker_engine_answers():
-        yield from _containers()
-        return
     from aiops.stack import components
 
     settings = Settings()
-    started = not all(row.healthy for row in components.status(settings))
+    stack_running = all(row.healthy for row in components.status(settings))
+    wanted = os.environ.get("AIOPS_TEST_CONTAINERS")  # "1": containers; "0": never; unset: when no stack runs
+    if wanted == "1" or (wanted is None and not stack_running and _docker_engine_answers()):
+        yield from _containers()
+        return
+    started = not stack_running
     if started:
         components.up(settings)
     yield Services(settings.kafka_bootstrap, settings.opa_url)
