@@ -158,3 +158,17 @@ class AsyncMemoryClient:
                      services: Sequence[str] | None = None) -> list[Hit]:
         body = _search_body(query, top_k, kinds, services)
         return _hits(await self._call("POST", "/v1/search", "search", json=body))
+
+
+class OnDemandMemoryClient:
+    """An AsyncMemoryClient made on first use, so its HTTP client belongs to the event loop that uses it
+    (stream agents are declared before their loop runs)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._client: AsyncMemoryClient | None = None
+
+    def __call__(self) -> AsyncMemoryClient:
+        if self._client is None:
+            self._client = AsyncMemoryClient.from_settings(self.settings)
+        return self._client

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from aiops import metrics
 from aiops.errors import AiopsError
-from memory.client import AsyncMemoryClient
+from memory.client import OnDemandMemoryClient
 from memory.enrich import asimilar_for_incident
 from streams.agents._deadletters import dead_letter
 from streams.agents.forward_alerts import SCOPE
@@ -59,25 +59,24 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         counters=table("counter_to_value"),
     ))
 
-    memory: list[AsyncMemoryClient] = []
-    similar_cache: dict[str, tuple[tuple, list[dict]]] = {}
+    memory = OnDemandMemoryClient(ctx.settings)
+    similar_cache: dict[str, tuple[tuple, list[dict]]] = {}  # open incidents only: dropped when resolved
 
     async def similar_incidents(record: dict) -> list[dict]:
         """Past incidents, postmortems and runbooks like this one: best effort, cached until the incident changes."""
         signature = (tuple(record["services"]), tuple(sorted(a["name"] for a in record["alerts"])),
                      record["root_cause"]["service"], tuple(e["template_id"] for e in record["log_evidence"]))
         cached = similar_cache.get(record["id"])
-        if cached and cached[0] == signature:
-            return cached[1]
-        if not memory:
-            memory.append(AsyncMemoryClient.from_settings(ctx.settings))
-        try:
-            similar = await asyncio.wait_for(asimilar_for_incident(record, memory[0]), ctx.settings.memory_timeout_s)
-        except (AiopsError, TimeoutError) as exc:
-            log.debug("no similar incidents for %s: %s", record["id"], exc)
-            return cached[1] if cached else []
-        similar_cache[record["id"]] = (signature, similar)
-        return similar
+        if not (cached and cached[0] == signature):
+            try:
+                similar = await asyncio.wait_for(asimilar_for_incident(record, memory()),
+                                                 ctx.settings.memory_timeout_s)
+                cached = similar_cache[record["id"]] = (signature, similar)
+            except (AiopsError, TimeoutError) as exc:
+                log.debug("no similar incidents for %s: %s", record["id"], exc)
+        if record["status"] == "resolved":
+            similar_cache.pop(record["id"], None)
+        return cached[1] if cached else []
 
     @app.agent(signals_topic, name="correlate_signals")
     async def correlate_signals(stream):
@@ -100,7 +99,8 @@ def register(app: faust.App, ctx: StreamContext) -> None:
                     if error_type is LateEventError:
                         metrics.LATE_EVENTS.inc()
                     await dead_letter(dlq, event, error_type(output.reason))
-            metrics.INCIDENTS_OPEN.set(correlator.open_count())
+            if isinstance(signal, TickSignal):  # counting scans every incident: once per tick, not per signal
+                metrics.INCIDENTS_OPEN.set(correlator.open_count())
 
     @app.timer(interval=ctx.settings.correlation_tick_s, name="send_correlation_tick")
     async def send_correlation_tick():

@@ -17,7 +17,7 @@ from aiops import metrics
 from aiops.catalog import ActionCatalog, InvalidAction, RiskClass
 from aiops.errors import AiopsError, SerializationError
 from aiops.settings import Settings
-from memory.client import AsyncMemoryClient
+from memory.client import OnDemandMemoryClient
 from memory.documents import load_handbook
 from memory.enrich import asimilar_for_incident
 from memory.writeback import awrite_back
@@ -59,12 +59,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     llm = llm_reasoner(settings, catalog)
     incident_to_triage = app.Table("incident_to_triage")
     proposal_to_outcome = app.GlobalTable("proposal_to_outcome")
-    memory: list[AsyncMemoryClient] = []
-
-    def memory_client() -> AsyncMemoryClient:
-        if not memory:
-            memory.append(AsyncMemoryClient.from_settings(settings))
-        return memory[0]
+    memory_client = OnDemandMemoryClient(settings)
 
     async def retrieve(incident: dict) -> list[RetrievedDocument]:
         try:
