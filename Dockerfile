@@ -5,17 +5,11 @@ COPY pyproject.toml README.md ./
 COPY aiops ./aiops
 COPY streams ./streams
 COPY connectors ./connectors
-COPY gatekeeper ./gatekeeper
-COPY triage ./triage
-COPY memory ./memory
-COPY demo ./demo
-COPY dashboards ./dashboards
-COPY feed ./feed
-COPY bench ./bench
 COPY schemas ./schemas
 COPY policy ./policy
 COPY actions ./actions
 COPY handbook ./handbook
-RUN pip install --no-cache-dir -e .
+# A regular (not editable) install: the data goes to /usr/local/share/aiops, as for any user of the wheel.
+RUN pip install --no-cache-dir . && rm -rf /app/aiops /app/streams /app/connectors
 ENTRYPOINT ["aiops"]
 CMD ["--help"]

@@ -6,15 +6,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aiops.errors import AiopsError
-from aiops.settings import Settings
-from bench.cli import bench_app
+from aiops.bench.cli import bench_app
+from aiops.core.errors import AiopsError
+from aiops.core.settings import Settings
+from aiops.dashboards.cli import dashboards_app
+from aiops.demo.cli import register as register_demo
+from aiops.feed.cli import feed_app
+from aiops.gatekeeper.cli import register as register_gatekeeper
+from aiops.memory.cli import handbook_app, memory_app
 from connectors.cli import connect_app
-from dashboards.cli import dashboards_app
-from demo.cli import register as register_demo
-from feed.cli import feed_app
-from gatekeeper.cli import register as register_gatekeeper
-from memory.cli import handbook_app, memory_app
 from streams.logtemplates.cli import logs_app
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
@@ -54,8 +54,8 @@ def _status_table(rows) -> Table:
 @stack_app.command("up")
 def stack_up() -> None:
     """Fetch/build what is missing (cached outside the repo), start Kafka and OPA, wait for health."""
+    from aiops.core.topics import create_topics
     from aiops.stack import components
-    from aiops.topics import create_topics
 
     settings = _settings()
     rows = components.up(settings, say=lambda msg: console.print(f"[dim]{msg}[/]"))
@@ -103,7 +103,7 @@ def stack_status() -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create every catalog topic that does not exist yet (idempotent)."""
-    from aiops.topics import create_topics
+    from aiops.core.topics import create_topics
 
     for name, outcome in create_topics(_settings()).items():
         console.print(f"{outcome:8} {name}")
@@ -112,7 +112,7 @@ def topics_create() -> None:
 @topics_app.command("list")
 def topics_list() -> None:
     """Print the topic catalog."""
-    from aiops.topics import CATALOG
+    from aiops.core.topics import CATALOG
 
     settings = _settings()
     table = Table("topic", "partitions", "cleanup", "key", "value")
@@ -146,7 +146,7 @@ def worker(
     register_agents(faust_app, StreamContext.build(settings), modules)
     port = settings.worker_metrics_port if metrics_port is None else metrics_port
     if port:
-        from aiops import metrics
+        from aiops.core import metrics
         from streams.metrics_sensor import install
 
         install(faust_app)

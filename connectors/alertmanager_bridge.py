@@ -21,7 +21,7 @@ import logging
 
 from aiohttp import web
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from connectors.kafka_producer import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alerts import WebhookPayload

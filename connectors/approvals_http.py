@@ -21,11 +21,11 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from aiops import metrics
-from aiops.avro import codec_for
-from aiops.settings import Settings
-from gatekeeper.errors import TokenError
-from gatekeeper.tokens import inspect
+from aiops.core import metrics
+from aiops.core.avro import codec_for
+from aiops.core.settings import Settings
+from aiops.gatekeeper.errors import TokenError
+from aiops.gatekeeper.tokens import inspect
 
 log = logging.getLogger("connectors.approvals_http")
 

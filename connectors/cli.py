@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 
 connect_app = typer.Typer(help="Bridges from observability tools into Kafka.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def connect_alertmanager(
 
 def _serve_metrics(port: int, settings: Settings) -> None:
     if port:
-        from aiops import metrics
+        from aiops.core import metrics
 
         metrics.serve(port, settings.metrics_host)
 

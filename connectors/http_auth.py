@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths a load balancer or a test may probe without credentials.

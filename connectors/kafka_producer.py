@@ -16,9 +16,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from aiops import metrics
-from aiops.errors import AiopsError
-from aiops.settings import Settings
+from aiops.core import metrics
+from aiops.core.errors import AiopsError
+from aiops.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

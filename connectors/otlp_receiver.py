@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from connectors.kafka_producer import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from connectors.http_auth import auth_middleware
 from connectors.kafka_producer import AckedProducer
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import faust
 
-from aiops.avro import AvroCodec, SchemaSet, codec_for
-from aiops.settings import Settings
+from aiops.core.avro import AvroCodec, SchemaSet, codec_for
+from aiops.core.settings import Settings
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 import faust
 from faust.sensors import Sensor
 
-from aiops import metrics
+from aiops.core import metrics
 
 
 class PrometheusSensor(Sensor):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def new_group() -> Callable[[], str]:
 @pytest.fixture(scope="session")
 def handbook():
     """The sample ops handbook (handbook/), parsed."""
-    from aiops.settings import PROJECT_ROOT
-    from memory.documents import load_handbook
+    from aiops.core.paths import PROJECT_ROOT
+    from aiops.memory.documents import load_handbook
 
     return load_handbook(PROJECT_ROOT / "handbook")
 
@@ -122,7 +122,7 @@ def postmortems(handbook):
 @pytest.fixture(scope="session")
 def handbook_store(tmp_path_factory, handbook):
     """One Milvus Lite store with the sample handbook indexed (read-only for the tests that share it)."""
-    from memory.store import MemoryStore
+    from aiops.memory.store import MemoryStore
 
     with MemoryStore(str(tmp_path_factory.mktemp("memory") / "milvus.db")) as store:
         store.upsert([document.to_record() for document in handbook])

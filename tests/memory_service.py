@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from demo.local_services import free_port
-from memory.client import MemoryClient
+from aiops.demo.local_services import free_port
+from aiops.memory.client import MemoryClient
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 

@@ -9,8 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from aiops.settings import Settings
-from aiops.topics import create_topics
+from aiops.core.settings import Settings
+from aiops.core.topics import create_topics
 
 AIOPS = str(Path(sys.executable).parent / "aiops")
 

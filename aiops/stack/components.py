@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiops.errors import StackError
-from aiops.settings import Settings
+from aiops.core.errors import StackError
+from aiops.core.settings import Settings
 from aiops.stack import kafka, opa, process
 
 

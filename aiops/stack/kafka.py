@@ -10,11 +10,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiops.errors import StackError
-from aiops.settings import PROJECT_ROOT, Settings
+from aiops.core.errors import StackError
+from aiops.core.settings import Settings
 from aiops.stack import process, tools
 
-POM = PROJECT_ROOT / "stack" / "kafka" / "pom.xml"
+# Shipped inside the package, so the stack can be provisioned from an installed wheel.
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 HOST = "127.0.0.1"
 
 _LOG4J2 = """\

@@ -8,8 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from aiops.errors import StackError
-from aiops.settings import Settings
+from aiops.core.errors import StackError
+from aiops.core.settings import Settings
 from aiops.stack import process, tools
 
 HOST = "127.0.0.1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 
-from aiops.errors import StackError
+from aiops.core.errors import StackError
 
 _INSTALL_HINTS = {
     "java": "Java 17+ is needed to run the Kafka broker (Debian: apt-get install openjdk-17-jre-headless)",

@@ -6,8 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from aiops.errors import AiopsError
-from aiops.settings import Settings
+from aiops.core.errors import AiopsError
 
 ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate"]
 
@@ -72,15 +71,3 @@ class Executor(Protocol):
 
     async def close(self) -> None: ...
 
-
-def build_executors(settings: Settings) -> dict[str, Executor]:
-    """One executor per catalog executor name, configured from the settings."""
-    from connectors.executors.dry_run import DryRunExecutor
-    from connectors.executors.platform_ctl import PlatformCtlExecutor
-    from connectors.executors.webhook import WebhookExecutor
-
-    return {
-        "platform-ctl": PlatformCtlExecutor(settings),
-        "webhook": WebhookExecutor(settings),
-        "dry-run": DryRunExecutor(),
-    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from connectors.executors.base import ExecutionRequest, ExecutionResult, ExecutorError, OutcomeUnknown
 from connectors.executors.http import HttpClient
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import faust
 
-from aiops import metrics
-from aiops.deadletter import DeadLetter
-from aiops.errors import AiopsError
+from aiops.core import metrics
+from aiops.core.deadletter import DeadLetter
+from aiops.core.errors import AiopsError
 
 log = logging.getLogger(__name__)
 # Set on a dead letter whose original value could not be copied (the value is then null): the original

@@ -10,10 +10,10 @@ import time
 import faust
 from pydantic import ValidationError
 
-from aiops import metrics
-from aiops.errors import AiopsError
-from memory.client import OnDemandMemoryClient
-from memory.enrich import asimilar_for_incident
+from aiops.core import metrics
+from aiops.core.errors import AiopsError
+from aiops.memory.client import OnDemandMemoryClient
+from aiops.memory.enrich import asimilar_for_incident
 from streams.agents._deadletters import dead_letter
 from streams.agents.forward_alerts import SCOPE
 from streams.app import StreamContext

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from aiops.errors import SerializationError
+from aiops.core.errors import SerializationError
 from streams.agents._deadletters import dead_letter
 from streams.app import StreamContext
 from streams.correlation.signals import AlertSignal, encode_signal

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import faust
 
-from aiops.errors import SerializationError
+from aiops.core.errors import SerializationError
 from streams.agents._deadletters import dead_letter
 from streams.agents.forward_alerts import SCOPE
 from streams.app import StreamContext

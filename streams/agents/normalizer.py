@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from aiops.deadletter import dead_letter_topic
+from aiops.core.deadletter import dead_letter_topic
 from streams.agents._deadletters import dead_letter_message
 from streams.app import StreamContext
 from streams.ingest.errors import IngestError

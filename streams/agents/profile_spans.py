@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faust
 
-from aiops.errors import SerializationError
+from aiops.core.errors import SerializationError
 from streams.agents._deadletters import dead_letter
 from streams.agents.forward_alerts import SCOPE
 from streams.app import StreamContext

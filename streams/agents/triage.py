@@ -13,23 +13,23 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
-from aiops import metrics
-from aiops.catalog import ActionCatalog, InvalidAction, RiskClass
-from aiops.errors import AiopsError, SerializationError
-from aiops.settings import Settings
-from memory.client import OnDemandMemoryClient
-from memory.documents import load_handbook
-from memory.enrich import asimilar_for_incident
-from memory.writeback import awrite_back
+from aiops.core import metrics
+from aiops.core.catalog import ActionCatalog, InvalidAction, RiskClass
+from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.settings import Settings
+from aiops.memory.client import OnDemandMemoryClient
+from aiops.memory.documents import load_handbook
+from aiops.memory.enrich import asimilar_for_incident
+from aiops.memory.writeback import awrite_back
+from aiops.triage.context import RetrievedDocument, TriageContext
+from aiops.triage.llm_reasoner import LlmReasoner
+from aiops.triage.proposals import to_proposal
+from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
+from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
+from aiops.triage.runbook_reasoner import RunbookReasoner
 from streams.app import StreamContext
 from streams.correlation.incident import SEVERITY_RANK
 from streams.records import Severity
-from triage.context import RetrievedDocument, TriageContext
-from triage.llm_reasoner import LlmReasoner
-from triage.proposals import to_proposal
-from triage.runbook_reasoner import NAME as RUNBOOK_NAME
-from triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
-from triage.runbook_reasoner import RunbookReasoner
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest.errors import IngestError
 from streams.ingest.fields import check_fields, normalize_trace_id, resolve_service
 from streams.ingest.json_input import load_json_object

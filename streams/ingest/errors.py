@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiops.errors import AiopsError
+from aiops.core.errors import AiopsError
 
 
 class IngestError(AiopsError):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest.errors import IngestError
 from streams.ingest.fields import check_fields, normalize_trace_id
 from streams.ingest.json_input import load_json_object

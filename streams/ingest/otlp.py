@@ -24,7 +24,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest.errors import IngestError
 from streams.ingest.fields import check_fields, resolve_service
 from streams.ingest.json_input import check_message_size, load_json_object

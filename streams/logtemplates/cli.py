@@ -70,7 +70,7 @@ def mine(
     AIOPS_LOG_TEMPLATE_*). The miner first learns from the whole file, then each line is matched to its
     final template, so early lines show the generalised one.
     """
-    from aiops.settings import Settings
+    from aiops.core.settings import Settings
     from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
 
     settings = Settings()

@@ -13,7 +13,7 @@ from typing import Any
 from drain3.masking import LogMasker, MaskingInstruction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from streams.logtemplates.exceptions import MaskingConfigError
+from streams.logtemplates.errors import MaskingConfigError
 
 # Masks are written <NAME>; drain3 derives its own wildcard from the same prefix and suffix: <*>.
 MASK_PREFIX = "<"

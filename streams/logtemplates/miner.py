@@ -20,7 +20,7 @@ from drain3.drain import LogCluster, LogClusterCache, Node
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.logtemplates.exceptions import SnapshotError
+from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.masking import MASK_PREFIX, MASK_SUFFIX, MaskingConfig
 
 SNAPSHOT_FORMAT = "aiops.logtemplates.miner"

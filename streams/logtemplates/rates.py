@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from streams.logtemplates.exceptions import SnapshotError
+from streams.logtemplates.errors import SnapshotError
 from streams.records import Severity, severity_from_text, utc
 
 STATE_VERSION = 1

@@ -149,8 +149,8 @@ def test_incidents_that_turn_out_connected_are_merged():
 
 
 def test_snapshot_is_valid_avro():
-    from aiops.avro import SchemaSet, SingleObjectCodec
-    from aiops.settings import PROJECT_ROOT
+    from aiops.core.avro import SchemaSet, SingleObjectCodec
+    from aiops.core.paths import PROJECT_ROOT
 
     _, outputs = run(cascade())
     codec = SingleObjectCodec(SchemaSet.load(PROJECT_ROOT / "schemas")["Incident"])

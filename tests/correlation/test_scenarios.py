@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.deadletter import read_headers
-from aiops.settings import PROJECT_ROOT
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.deadletter import read_headers
+from aiops.core.paths import PROJECT_ROOT
 from tests.correlation import telemetry as tm
 from tests.kafka_io import TopicReader, produce
 from tests.worker_process import WorkerProcess

@@ -21,7 +21,7 @@ def aiops_names(expr: str) -> set[str]:
 
 
 def exposed_names(metrics: Iterable[MetricWrapperBase]) -> dict[str, MetricWrapperBase]:
-    """Series name -> metric, for the names Prometheus stores from each metric as aiops/metrics.py defines it."""
+    """Series name -> metric, for the names Prometheus stores from each metric as aiops/core/metrics.py defines it."""
     names: dict[str, MetricWrapperBase] = {}
     for metric in metrics:
         for suffix in _SUFFIXES[metric._type]:

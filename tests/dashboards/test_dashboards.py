@@ -1,5 +1,5 @@
 """The dashboards: generated JSON equals the checked-in JSON, is a valid dashboard, and queries exactly the
-metrics aiops/metrics.py defines (every one of them)."""
+metrics aiops/core/metrics.py defines (every one of them)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,17 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-import aiops.metrics
-from aiops.settings import PROJECT_ROOT
-from dashboards.__main__ import main as dashboards_main
-from dashboards.build import DASHBOARDS, DEFAULT_OUT, rendered
-from feed.views import VIEWS
+import aiops.core.metrics
+from aiops.core.paths import PROJECT_ROOT
+from aiops.dashboards.__main__ import main as dashboards_main
+from aiops.dashboards.build import DASHBOARDS, DEFAULT_OUT, rendered
+from aiops.feed.views import VIEWS
 from tests import samples
 from tests.dashboards.promql import aiops_names, exposed_names
 
 CHECKED_IN = PROJECT_ROOT / "deploy" / "grafana" / "dashboards"
 DATASOURCES = PROJECT_ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "datasources.yml"
-METRICS = [m for m in vars(aiops.metrics).values() if isinstance(m, MetricWrapperBase)]
+METRICS = [m for m in vars(aiops.core.metrics).values() if isinstance(m, MetricWrapperBase)]
 GENERATED = rendered()
 LOADED = {name: json.loads(text) for name, text in GENERATED.items()}
 
@@ -106,7 +106,7 @@ def test_promql_reads_only_metrics_defined_in_aiops_metrics():
     defined = exposed_names(METRICS)
     unknown = [(dash, title, name) for dash, title, expr in prometheus_exprs() for name in aiops_names(expr)
                if name not in defined]
-    assert not unknown, f"metric names not defined in aiops/metrics.py: {unknown}"
+    assert not unknown, f"metric names not defined in aiops/core/metrics.py: {unknown}"
 
 
 def test_every_metric_in_aiops_metrics_is_on_a_dashboard():

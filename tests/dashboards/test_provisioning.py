@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from aiops.settings import PROJECT_ROOT, Settings
-from dashboards import datasources
+from aiops.core.paths import PROJECT_ROOT
+from aiops.core.settings import Settings
+from aiops.dashboards import datasources
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]

@@ -17,7 +17,7 @@ from collections import defaultdict
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aiops import metrics
+from aiops.core import metrics
 from tests.memory_service import AIOPS, free_port
 from tests.triage.llm_double import LlmDouble, completion
 

@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.deadletter import read_headers
-from aiops.settings import PROJECT_ROOT
-from demo.cli import DEFAULT_SCENARIO
-from demo.replay import ReplayError, load, replay, schedule, shift_times
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.deadletter import read_headers
+from aiops.core.paths import PROJECT_ROOT
+from aiops.demo.replay import DEFAULT_SCENARIO, ReplayError, load, replay, schedule, shift_times
 from tests.kafka_io import TopicReader
 from tests.worker_process import WorkerProcess
 
@@ -41,7 +40,7 @@ def test_bundled_scenario_loads_and_is_moved_to_now():
 
 
 def test_checked_in_scenario_is_what_the_generator_writes(capsys):
-    from demo.scenario import main
+    from aiops.demo.scenario import main
 
     main()
     assert capsys.readouterr().out == DEFAULT_SCENARIO.read_text()

@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from aiops.avro import codec_for
-from aiops.settings import Settings
-from feed.server import FeedService
-from feed.views import VIEWS
+from aiops.core.avro import codec_for
+from aiops.core.settings import Settings
+from aiops.feed.server import FeedService
+from aiops.feed.views import VIEWS
 from tests import samples
 from tests.kafka_io import produce
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aiops.avro import codec_for
-from aiops.settings import Settings
-from feed.consumer import OutputFollower
-from feed.store import FeedStore, LatestRecords
-from feed.views import VIEWS, decision_row, incident_row, proposal_row, rfc3339
+from aiops.core.avro import codec_for
+from aiops.core.settings import Settings
+from aiops.feed.consumer import OutputFollower
+from aiops.feed.store import FeedStore, LatestRecords
+from aiops.feed.views import VIEWS, decision_row, incident_row, proposal_row, rfc3339
 from tests import samples
 
 VIEW = {view.endpoint: view for view in VIEWS}

@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from confluent_kafka.admin import AdminClient
 
-from aiops.avro import codec_for
-from aiops.settings import Settings
-from aiops.topics import CATALOG, create_topics
-from gatekeeper.keys import ApproverKey, KeyStore
+from aiops.core.avro import codec_for
+from aiops.core.settings import Settings
+from aiops.core.topics import CATALOG, create_topics
+from aiops.gatekeeper.keys import ApproverKey, KeyStore
 from tests.gatekeeper.doubles import OpaServer, PlatformCtlServer
 from tests.gatekeeper.harness import APPROVERS, UNREGISTERED, Harness, TopicReader
 
@@ -78,7 +78,7 @@ def wait_for_leaders(settings: Settings, timeout_s: float = 30.0) -> None:
 async def running_harness(services, tmp_path: Path, opa_binary: Path, approver_keys, bundle_approvers,
                           **overrides) -> AsyncIterator[Harness]:
     """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness."""
-    from gatekeeper.service import Gatekeeper
+    from aiops.gatekeeper.service import Gatekeeper
 
     prefix = f"t-{uuid.uuid4().hex[:8]}."
     opa = OpaServer(opa_binary, Settings().policy_dir, tmp_path, bundle_approvers)

@@ -12,11 +12,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from aiops.avro import AvroCodec, codec_for
-from aiops.settings import Settings
-from gatekeeper.binding import action_hash
-from gatekeeper.keys import ApproverKey
-from gatekeeper.tokens import sign_approval
+from aiops.core.avro import AvroCodec, codec_for
+from aiops.core.settings import Settings
+from aiops.gatekeeper.binding import action_hash
+from aiops.gatekeeper.keys import ApproverKey
+from aiops.gatekeeper.tokens import sign_approval
 from tests.gatekeeper.doubles import OpaServer, PlatformCtlServer
 
 # name -> groups. eve's key is never registered in the bundle; mallory is in no approver group.

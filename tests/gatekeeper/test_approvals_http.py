@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from aiops.avro import codec_for
+from aiops.core.avro import codec_for
 from connectors.approvals_http import ApprovalsEndpoint
 from tests.gatekeeper.conftest import prefixed_settings
 from tests.gatekeeper.doubles import free_port

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from aiops.avro import codec_for
-from aiops.topics import create_topics
+from aiops.core.avro import codec_for
+from aiops.core.topics import create_topics
 from tests.gatekeeper.conftest import delete_prefixed_topics, prefixed_settings, wait_for_leaders
 from tests.gatekeeper.doubles import OpaServer, PlatformCtlServer
 from tests.gatekeeper.harness import Harness, TopicReader, params

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gatekeeper.policy import PolicyClient, PolicyUnavailable
+from aiops.gatekeeper.policy import PolicyClient, PolicyUnavailable
 from tests.gatekeeper.conftest import running_harness
 from tests.gatekeeper.doubles import free_port
 from tests.gatekeeper.harness import params

@@ -7,8 +7,8 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gatekeeper.binding import action_hash
-from gatekeeper.tokens import sign_approval
+from aiops.gatekeeper.binding import action_hash
+from aiops.gatekeeper.tokens import sign_approval
 from tests.gatekeeper.harness import params, unique
 
 pytestmark = pytest.mark.integration
@@ -179,7 +179,7 @@ async def test_replayed_token_is_not_counted_again_nor_for_another_proposal(harn
 async def test_malformed_records_go_to_the_dead_letter_topic(harness):
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from aiops.deadletter import read_headers
+    from aiops.core.deadletter import read_headers
 
     topic = harness.settings.topic("aiops.approvals")
     await harness.producer.send_and_wait(topic, b"not an approval", key=b"p-bad")

@@ -12,18 +12,19 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from aiops.catalog import ActionCatalog, CatalogError, InvalidAction, RiskClass, validate
-from aiops.settings import PROJECT_ROOT, Settings
+from aiops.core.catalog import ActionCatalog, CatalogError, InvalidAction, RiskClass, validate
+from aiops.core.paths import PROJECT_ROOT
+from aiops.core.settings import Settings
+from aiops.gatekeeper.binding import action_hash, canonical_action
+from aiops.gatekeeper.errors import KeyStoreError, TokenError
+from aiops.gatekeeper.keys import KeyStore, add_to_policy_data
+from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
+from aiops.gatekeeper.records import decode_approval, policy_input, rfc3339
+from aiops.gatekeeper.tokens import inspect, sign_approval
 from connectors.executors import ExecutionRequest, ExecutorError, OutcomeUnknown
 from connectors.executors.dry_run import DryRunExecutor
 from connectors.executors.platform_ctl import PlatformCtlExecutor
 from connectors.executors.webhook import WebhookExecutor
-from gatekeeper.binding import action_hash, canonical_action
-from gatekeeper.errors import KeyStoreError, TokenError
-from gatekeeper.keys import KeyStore, add_to_policy_data
-from gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
-from gatekeeper.records import decode_approval, policy_input, rfc3339
-from gatekeeper.tokens import inspect, sign_approval
 from tests.gatekeeper.doubles import free_port
 
 POLICY_DATA = json.loads((PROJECT_ROOT / "policy" / "data.json").read_text())["aiops"]
@@ -234,7 +235,7 @@ def test_json_approvals_are_read_against_the_same_schema():
     approval = decode_approval(json.dumps({"proposal_id": "P", "decision": "reject", "token": "t",
                                            "source": "chat", "time": "2026-11-26T10:30:00Z"}).encode(), codec)
     assert approval["time"] == 1_795_689_000_000 and approval["comment"] is None
-    from aiops.errors import SerializationError
+    from aiops.core.errors import SerializationError
     with pytest.raises(SerializationError, match="unknown"):
         decode_approval(b'{"proposal_id": "P", "decision": "approve", "token": "t", "source": "s", "time": 1, '
                         b'"groups": ["admin"]}', codec)

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from aiops.avro import SchemaSet
-from aiops.settings import PROJECT_ROOT, Settings
+from aiops.core.avro import SchemaSet
+from aiops.core.paths import PROJECT_ROOT
+from aiops.core.settings import Settings
 from tests.ingest.kafka_io import TopicReader, produce_batch
 from tests.ingest.samples import to_json_bytes
 from tests.worker_process import WorkerProcess

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from aiops.deadletter import read_headers
+from aiops.core.deadletter import read_headers
 
 
 @dataclass(frozen=True)

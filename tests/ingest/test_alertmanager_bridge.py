@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
+from aiops.demo.local_services import free_port
 from connectors import alertmanager_bridge, serving
-from demo.local_services import free_port
 from tests.ingest import samples
 from tests.ingest.kafka_io import TopicReader
 

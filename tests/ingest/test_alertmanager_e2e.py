@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aiops.avro import SingleObjectCodec
-from aiops.deadletter import ERROR_MESSAGE
+from aiops.core.avro import SingleObjectCodec
+from aiops.core.deadletter import ERROR_MESSAGE
+from aiops.demo.local_services import free_port
 from aiops.stack import components
-from demo.local_services import free_port
 from streams.ingest.alerts import labels_fingerprint
 from streams.records import Alert, Severity
 from tests.ingest.conftest import SCHEMAS

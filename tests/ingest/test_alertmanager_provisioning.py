@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from aiops.stack import components, opa
 
 

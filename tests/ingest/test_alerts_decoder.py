@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest import IngestError, decode_alerts
 from streams.ingest.alerts import labels_fingerprint
 from streams.records import Severity
@@ -184,8 +184,8 @@ def test_size_limits_reject_rather_than_truncate():
 
 
 def test_avro_round_trip_of_decoded_alert():
-    from aiops.avro import SchemaSet, SingleObjectCodec
-    from aiops.settings import PROJECT_ROOT
+    from aiops.core.avro import SchemaSet, SingleObjectCodec
+    from aiops.core.paths import PROJECT_ROOT
     from streams.records import Alert
 
     codec = SingleObjectCodec(SchemaSet.load(PROJECT_ROOT / "schemas")["Alert"])

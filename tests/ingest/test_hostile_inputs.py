@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import strategies as st
 
-from aiops.avro import SingleObjectCodec
-from aiops.deadletter import ERROR_CLASS, ERROR_MESSAGE, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
-from aiops.settings import Settings
+from aiops.core.avro import SingleObjectCodec
+from aiops.core.deadletter import ERROR_CLASS, ERROR_MESSAGE, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
+from aiops.core.settings import Settings
 from streams.ingest import IngestError, decode_alerts, decode_log_line, decode_logs, decode_spans
 from streams.records import Alert, LogRecord, Span
 from tests.ingest import hostile

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest import IngestError, decode_log_line
 from streams.ingest.times import from_epoch_number, parse_event_time, parse_rfc3339
 from streams.records import Severity

@@ -12,9 +12,9 @@ import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from aiops.avro import SingleObjectCodec
-from aiops.deadletter import ERROR_CLASS, ERROR_MESSAGE, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
-from aiops.settings import Settings
+from aiops.core.avro import SingleObjectCodec
+from aiops.core.deadletter import ERROR_CLASS, ERROR_MESSAGE, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
+from aiops.core.settings import Settings
 from streams.agents._deadletters import VALUE_DROPPED
 from streams.ingest import decode_logs, decode_spans
 from streams.ingest.otlp import to_otlp_json

@@ -11,7 +11,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 from streams.ingest import IngestError, decode_logs, decode_spans
 from streams.ingest.otlp import any_value_text, detect_encoding, to_otlp_json
 from streams.records import Severity, SpanKind

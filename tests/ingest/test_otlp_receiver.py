@@ -31,10 +31,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from aiops.avro import SingleObjectCodec
-from aiops.settings import Settings
+from aiops.core.avro import SingleObjectCodec
+from aiops.core.settings import Settings
+from aiops.demo.local_services import free_port
 from connectors import otlp_receiver, serving
-from demo.local_services import free_port
 from streams.ingest.otlp import to_otlp_json
 from streams.records import LogRecord, Severity, Span
 from tests.ingest import samples

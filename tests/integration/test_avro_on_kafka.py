@@ -8,9 +8,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.errors import SerializationError
-from aiops.settings import PROJECT_ROOT
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.errors import SerializationError
+from aiops.core.paths import PROJECT_ROOT
 from tests import samples
 from tests.unit.test_codec import older_alert_schema
 

@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from aiops.avro import ConfluentCodec, codec_for
-from aiops.errors import SerializationError
-from aiops.settings import Settings
+from aiops.core.avro import ConfluentCodec, codec_for
+from aiops.core.errors import SerializationError
+from aiops.core.settings import Settings
 from tests import samples
 from tests.integration.test_avro_on_kafka import confluent_roundtrip
 from tests.registry_double import RegistryDouble

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from aiops.errors import StackError
-from aiops.settings import Settings
+from aiops.core.errors import StackError
+from aiops.core.settings import Settings
+from aiops.demo.local_services import free_port
 from aiops.stack import components, kafka
-from demo.local_services import free_port
 
 pytestmark = pytest.mark.integration
 

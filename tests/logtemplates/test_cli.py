@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aiops.cli import app
-from aiops.settings import PROJECT_ROOT
+from aiops.core.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "handbook" / "samples" / "orders-api.log"
 POOL_TIMEOUT = "timeout acquiring connection from pool"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiops.settings import Settings
-from streams.logtemplates.exceptions import MaskingConfigError
+from aiops.core.settings import Settings
+from streams.logtemplates.errors import MaskingConfigError
 from streams.logtemplates.masking import DEFAULT_MASK_RULES, DEFAULT_RULE_NAMES, MaskingConfig, MaskRule
 
 DEFAULTS = MaskingConfig()

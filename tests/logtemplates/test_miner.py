@@ -8,8 +8,8 @@ import uuid
 import jsonpickle
 import pytest
 
-from aiops.settings import Settings
-from streams.logtemplates.exceptions import SnapshotError
+from aiops.core.settings import Settings
+from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
 
 

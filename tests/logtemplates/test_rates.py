@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aiops.settings import PROJECT_ROOT, Settings
-from streams.logtemplates.exceptions import SnapshotError
+from aiops.core.paths import PROJECT_ROOT
+from aiops.core.settings import Settings
+from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.rates import RateConfig, TemplateRates
 from streams.records import Severity
 

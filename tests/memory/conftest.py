@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aiops.settings import PROJECT_ROOT
+from aiops.core.paths import PROJECT_ROOT
 from tests.memory_service import free_port
 
 HANDBOOK = PROJECT_ROOT / "handbook"

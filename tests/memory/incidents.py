@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from memory.documents import HandbookDocument
+from aiops.memory.documents import HandbookDocument
 from streams.logtemplates.masking import MaskingConfig
 
 SHOP_SERVICES = {

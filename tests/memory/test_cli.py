@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aiops.cli import app
-from memory.exceptions import HandbookFormatError
+from aiops.memory.errors import HandbookFormatError
 from tests.memory.conftest import HANDBOOK
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))

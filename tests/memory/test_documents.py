@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from memory.documents import HandbookDocument, load_document, load_handbook, parse_document
-from memory.exceptions import HandbookFormatError
+from aiops.memory.documents import HandbookDocument, load_document, load_handbook, parse_document
+from aiops.memory.errors import HandbookFormatError
 from tests.memory.conftest import HANDBOOK
 
 POSTMORTEM = """---

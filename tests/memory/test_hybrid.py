@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from aiops.settings import Settings
-from memory.documents import MemoryRecord
-from memory.store import RRF_K, MemoryStore
+from aiops.core.settings import Settings
+from aiops.memory.documents import MemoryRecord
+from aiops.memory.store import RRF_K, MemoryStore
 
 DIM = 64
 SYNONYMS = {"billing": "payment", "charge": "payment", "rejected": "declined", "refused": "declined",

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.settings import PROJECT_ROOT
-from memory.documents import HandbookDocument, load_handbook
-from memory.enrich import incident_query, similar_for_incident
-from memory.store import MemoryStore
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.paths import PROJECT_ROOT
+from aiops.memory.documents import HandbookDocument, load_handbook
+from aiops.memory.enrich import incident_query, similar_for_incident
+from aiops.memory.store import MemoryStore
 from tests.memory.conftest import HANDBOOK, RETRIEVAL_REPORT
 from tests.memory.incidents import incident_from_postmortem
 

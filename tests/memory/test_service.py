@@ -11,14 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from aiops.cli import app
-from memory import ownership
-from memory.client import AsyncMemoryClient, MemoryClient
-from memory.documents import MemoryRecord
-from memory.enrich import asimilar_for_incident, similar_for_incident
-from memory.exceptions import MemoryServiceError, StoreOwnedError
-from memory.service import start
-from memory.store import MemoryStore
-from memory.writeback import awrite_back, write_back
+from aiops.memory import ownership
+from aiops.memory.client import AsyncMemoryClient, MemoryClient
+from aiops.memory.documents import MemoryRecord
+from aiops.memory.enrich import asimilar_for_incident, similar_for_incident
+from aiops.memory.errors import MemoryServiceError, StoreOwnedError
+from aiops.memory.service import start
+from aiops.memory.store import MemoryStore
+from aiops.memory.writeback import awrite_back, write_back
 from tests.memory.conftest import HANDBOOK
 from tests.memory.test_writeback import ACTIONS, smtp_incident
 from tests.memory_service import AIOPS, ServiceProcess, free_port, start_memory_service

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from memory.documents import HandbookDocument
-from memory.enrich import similar_for_incident
-from memory.store import MemoryStore
-from memory.writeback import incident_record, write_back
+from aiops.memory.documents import HandbookDocument
+from aiops.memory.enrich import similar_for_incident
+from aiops.memory.store import MemoryStore
+from aiops.memory.writeback import incident_record, write_back
 from tests.memory.incidents import incident
 from tests.memory.test_retrieval import as_on_the_topic
 

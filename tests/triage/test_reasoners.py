@@ -10,17 +10,17 @@ import openai
 import pytest
 import yaml
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.catalog import ActionCatalog
-from aiops.settings import PROJECT_ROOT
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.catalog import ActionCatalog
+from aiops.core.paths import PROJECT_ROOT
+from aiops.triage.context import RetrievedDocument, TriageContext
+from aiops.triage.llm_reasoner import LlmReasoner, build_messages
+from aiops.triage.proposals import to_proposal
+from aiops.triage.runbook_reasoner import RunbookReasoner
 from streams.correlation.signals import AlertSignal
 from tests.correlation.builders import CASCADE_EDGES, alert, cascade, edges
 from tests.correlation.test_engine import latest, run
 from tests.triage.llm_double import LlmDouble, completion
-from triage.context import RetrievedDocument, TriageContext
-from triage.llm_reasoner import LlmReasoner, build_messages
-from triage.proposals import to_proposal
-from triage.runbook_reasoner import RunbookReasoner
 
 CATALOG = ActionCatalog.load()
 HANDBOOK = PROJECT_ROOT / "handbook"
@@ -59,7 +59,7 @@ def unrelated_incidents() -> dict[str, dict]:
 
 def test_every_handbook_action_validates_against_the_catalog():
     reasoner_ctx = TriageContext(incident={"id": "x", "services": [], "root_cause": {}}, documents=[])
-    from triage.runbook_reasoner import _complete
+    from aiops.triage.runbook_reasoner import _complete
 
     for doc in DOCS.values():
         for step in doc.actions:
@@ -238,7 +238,7 @@ def test_telemetry_text_cannot_close_the_fence():
 
 def triaged(incident: dict, store) -> list:
     """Retrieve as the triage agent does, then reason: (action, target service) per proposal."""
-    from memory.enrich import similar_for_incident
+    from aiops.memory.enrich import similar_for_incident
 
     similar = similar_for_incident(incident, store)
     documents = [RetrievedDocument(doc_id=s["doc_id"], kind=s["kind"], title=s["title"], score=s["score"],

@@ -8,12 +8,11 @@ import json
 
 import pytest
 
-from aiops.avro import SchemaSet, SingleObjectCodec
-from aiops.settings import PROJECT_ROOT
-from demo.cli import DEFAULT_SCENARIO
-from demo.replay import load, replay
-from memory.client import MemoryClient
-from memory.documents import load_handbook
+from aiops.core.avro import SchemaSet, SingleObjectCodec
+from aiops.core.paths import PROJECT_ROOT
+from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
+from aiops.memory.client import MemoryClient
+from aiops.memory.documents import load_handbook
 from tests.kafka_io import TopicReader, produce
 from tests.memory_service import start_memory_service
 from tests.worker_process import WorkerProcess

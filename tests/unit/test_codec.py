@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from aiops.avro import AvroSchema, SchemaSet, SingleObjectCodec
-from aiops.errors import SerializationError
-from aiops.settings import PROJECT_ROOT
+from aiops.core.avro import AvroSchema, SchemaSet, SingleObjectCodec
+from aiops.core.errors import SerializationError
+from aiops.core.paths import PROJECT_ROOT
 from tests import samples
 
 SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 import yaml
 
-from aiops.settings import PROJECT_ROOT, Settings
+from aiops.core.paths import PROJECT_ROOT
+from aiops.core.settings import Settings
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 

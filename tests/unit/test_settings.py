@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from aiops.settings import Settings
+from aiops.core.settings import Settings
 
 
 def test_environment_prefix_and_masking(monkeypatch):

@@ -1,0 +1,361 @@
+"""`aiops demo`: the whole system on the bundled scenario, shown live.
+
+It starts what it needs (the local stack if it is not running, a private OPA with the demo approver's key in
+the bundle data, a simulated platform-ctl, the memory service with the handbook indexed, the stream worker
+and the gatekeeper), replays the shop's cascading failure into a fresh set of topics, shows incidents,
+evidence, similar past incidents, proposals and decisions as they happen, asks for the approval the policy
+wants for the state-changing proposal, waits for its execution, prints the audit trail, and stops
+everything it started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from aiops.core.avro import codec_for
+from aiops.core.errors import AiopsError
+from aiops.core.settings import Settings
+from aiops.core.topics import create_topics
+
+AIOPS = str(Path(sys.executable).with_name("aiops"))
+OUTPUTS = ("aiops.incidents", "aiops.proposals", "aiops.decisions", "aiops.executions")
+QUIET_S = 4.0
+RECORD_OF = {"aiops.incidents": "Incident", "aiops.proposals": "Proposal", "aiops.decisions": "Decision",
+             "aiops.executions": "Execution"}
+
+
+class DemoError(AiopsError):
+    """The demo could not finish; the message says where it stopped."""
+
+
+@dataclass
+class AuditTrail:
+    """Everything the demo saw on the output topics, latest first where it matters."""
+
+    incidents: dict[str, dict] = field(default_factory=dict)
+    proposals: dict[str, dict] = field(default_factory=dict)
+    decisions: list[dict] = field(default_factory=list)
+    executions: list[dict] = field(default_factory=list)
+
+    def add(self, topic: str, record: dict) -> None:
+        if topic == "aiops.incidents":
+            known = self.incidents.get(record["id"])
+            if known is None or record["version"] >= known["version"]:
+                self.incidents[record["id"]] = record
+        elif topic == "aiops.proposals":
+            self.proposals[record["id"]] = record
+        elif topic == "aiops.decisions":
+            self.decisions.append(record)
+        else:
+            self.executions.append(record)
+
+    def succeeded(self, proposal_id: str) -> dict | None:
+        return next((e for e in self.executions if e["proposal_id"] == proposal_id and e["status"] == "succeeded"),
+                    None)
+
+    def last_decision(self, proposal_id: str) -> dict | None:
+        return next((d for d in reversed(self.decisions) if d["proposal_id"] == proposal_id), None)
+
+
+class Processes:
+    """Child processes the demo started, stopped in reverse order."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("wb")
+        process = subprocess.Popen([AIOPS, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        log.close()
+        self.children.append((name, process))
+        return process
+
+    def check(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise DemoError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def stop(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+        for _, process in reversed(self.children):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for_health(processes: Processes, urls: list[str], timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    for url in urls:
+        while True:
+            processes.check()
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoError(f"{url} did not answer within {timeout_s:.0f}s")
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    from aiops.demo.local_services import free_port
+
+    return free_port()
+
+
+class OutputReader:
+    """Reads the demo's output topics from the beginning into the audit trail (a background thread)."""
+
+    def __init__(self, settings: Settings, trail: AuditTrail):
+        from confluent_kafka import Consumer
+
+        self.settings = settings
+        self.trail = trail
+        self.lock = threading.Lock()
+        self.codecs = {settings.topic(t): (t, codec_for(RECORD_OF[t], settings.topic(t), settings)) for t in OUTPUTS}
+        self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                                  "group.id": f"demo-view-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest",
+                                  "enable.auto.commit": False})
+        self.consumer.subscribe(list(self.codecs))
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            msg = self.consumer.poll(0.2)
+            if msg is None or msg.error() or msg.value() is None:
+                continue
+            name, codec = self.codecs[msg.topic()]
+            try:
+                record = codec.decode(msg.value())
+            except AiopsError:
+                continue
+            with self.lock:
+                self.trail.add(name, record)
+        self.consumer.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+
+def _when(value: Any) -> str:
+    return value.astimezone(UTC).strftime("%H:%M:%S") if isinstance(value, datetime) else str(value or "")
+
+
+def render(trail: AuditTrail, status: str) -> Group:
+    incidents = Table("incident", "status", "likely root cause", "services", "alerts", "evidence", "similar (top 2)",
+                      title="Incidents", expand=True)
+    for incident in sorted(trail.incidents.values(), key=lambda i: i["window_start"]):
+        similar = ", ".join(f"{s['doc_id']} ({s['score']:.2f})" for s in incident["similar_incidents"][:2])
+        incidents.add_row(incident["id"][-8:], incident["status"], incident["root_cause"]["service"] or "?",
+                          ", ".join(incident["services"]), str(len(incident["alerts"])),
+                          f"{len(incident['log_evidence'])} logs, {len(incident['span_evidence'])} spans", similar)
+    proposals = Table("proposal", "action", "target", "risk", "proposer", "decision", "execution",
+                      title="Proposals and decisions", expand=True)
+    for proposal in trail.proposals.values():
+        decision = trail.last_decision(proposal["id"])
+        verdict = "-" if decision is None else ("[green]allow[/]" if decision["allow"] else
+                                                f"[yellow]deny[/]: {'; '.join(decision['reasons'])[:80]}")
+        runs = [e["status"] for e in trail.executions if e["proposal_id"] == proposal["id"]]
+        proposals.add_row(proposal["id"][-8:], proposal["action"], proposal["target"]["service"],
+                          proposal["risk_class"], proposal["proposer"]["name"], verdict, " → ".join(runs) or "-")
+    return Group(incidents, proposals, Panel(status))
+
+
+def print_audit_trail(console: Console, trail: AuditTrail, incident: dict) -> None:
+    console.rule("[bold]The incident")
+    console.print(f"[bold]{incident['title']}[/]")
+    root = incident["root_cause"]
+    console.print(f"Likely root cause: [bold]{root['service']}[/] — {root['reason']}")
+    for alert in incident["alerts"]:
+        console.print(f"  alert {alert['name']} on {alert['service']} ({alert['severity']}, {alert['status']})")
+    for log in incident["log_evidence"][:4]:
+        console.print(f"  log   {log['service']}: {log['template'][:90]} ×{log['count']} ({log['reason'][:60]})")
+    for span in incident["span_evidence"][:3]:
+        console.print(f"  span  {span['kind']} {span['service']} {span['operation']} trace {span['trace_id']}")
+    for similar in incident["similar_incidents"][:3]:
+        console.print(f"  similar {similar['kind']} {similar['doc_id']} (score {similar['score']:.2f})")
+    console.rule("[bold]Audit trail (aiops.decisions, aiops.executions)")
+    table = Table("time", "proposal", "action", "event", "detail")
+    events = [(d["evaluated_at"], d["proposal_id"], "decision",
+               ("allow" if d["allow"] else "deny") + f" ({d['trigger']}, OPA {d['opa_decision_id'] or '-'}, "
+               f"policy {d['policy_revision']})", "; ".join(d["reasons"])) for d in trail.decisions]
+    events += [(e["started_at"], e["proposal_id"], "execution", f"{e['status']} via {e['executor']}",
+                e["response"] or e["error"] or "") for e in trail.executions]
+    for at, proposal_id, kind, what, detail in sorted(events, key=lambda row: row[0]):
+        action = trail.proposals.get(proposal_id, {}).get("action", "?")
+        table.add_row(_when(at), proposal_id[-8:], action, f"{kind}: {what}", detail[:90])
+    console.print(table)
+
+
+def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s: float, console: Console,
+             confirm: Callable[[str], bool]) -> AuditTrail:
+    from aiops.demo.local_services import OpaServer, PlatformCtlServer
+    from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
+    from aiops.gatekeeper.approvals import approval_record, produce_approval
+    from aiops.gatekeeper.keys import KeyStore
+    from aiops.memory.client import MemoryClient
+    from aiops.memory.documents import load_handbook
+    from aiops.stack import components
+
+    run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    workdir = settings.state_dir / "demo" / run_id
+    workdir.mkdir(parents=True, exist_ok=True)
+    prefix = f"demo-{run_id}."
+    say = lambda msg: console.print(f"[dim]{msg}[/]")  # noqa: E731
+
+    stack_started = not all(row.healthy for row in components.status(settings))
+    if stack_started:
+        say("starting the local stack (Kafka, OPA)")
+        components.up(settings, say=say)
+    demo = Settings(**{**settings.model_dump(exclude={"topic_prefix", "default_partitions"}),
+                       "topic_prefix": prefix, "default_partitions": 1})
+    processes = Processes(workdir)
+    opa = platform = reader = None
+    trail = AuditTrail()
+    try:
+        create_topics(demo)
+        approver = approve_as or "alice"
+        key = KeyStore(workdir / "keys").create(approver, ["sre"])
+        opa = OpaServer(components.binary(settings, "opa"), settings.policy_dir, workdir, key.policy_entry())
+        opa.start()
+        platform = PlatformCtlServer().__enter__()
+        say(f"policy: private OPA at {opa.url} with {approver}'s key (group sre); platform-ctl simulator at "
+            f"{platform.url}; topics prefixed {prefix}")
+        memory_port = _free_port()
+        env = {**os.environ, "AIOPS_TOPIC_PREFIX": prefix, "AIOPS_DEFAULT_PARTITIONS": "1",
+               "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_STATE_DIR": str(workdir),
+               "AIOPS_MEMORY_PORT": str(memory_port), "AIOPS_MEMORY_SERVICE_URL": f"http://127.0.0.1:{memory_port}",
+               "AIOPS_OPA_URL": opa.url, "AIOPS_PLATFORM_CTL_URL": platform.url,
+               "AIOPS_WEBHOOK_URL": f"{platform.url}/hooks/actions", "AIOPS_INCIDENT_SNAPSHOT_INTERVAL_S": "1",
+               "AIOPS_INCIDENT_QUIET_PERIOD_S": "5"}
+        env.pop("AIOPS_MEMORY_URI", None)
+        processes.start("memory", ["memory", "serve"], env)
+        with MemoryClient(env["AIOPS_MEMORY_SERVICE_URL"]) as memory:
+            deadline = time.monotonic() + 60
+            while not memory.is_up():
+                processes.check()
+                if time.monotonic() > deadline:
+                    raise DemoError("the memory service did not come up within 60 s")
+                time.sleep(0.2)
+            indexed = memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
+        say(f"institutional memory: {indexed} handbook documents indexed (Milvus Lite, BM25)")
+        processes.start("worker", ["worker", "-a", "normalize", "-a", "correlate", "-a", "triage",
+                                   "--loglevel", "warn"], env)
+        processes.start("gatekeeper", ["gatekeeper", "--loglevel", "warning"], env)
+        # The bridges the observability stack talks to: alerts arrive as Alertmanager webhooks, spans as OTLP/HTTP.
+        bridge_ports = {"aiops.alerts.raw": _free_port(), "otlp_spans": _free_port()}
+        processes.start("alertmanager-bridge", ["connect", "alertmanager", "--port",
+                                                str(bridge_ports["aiops.alerts.raw"]), "--loglevel", "warning"], env)
+        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports["otlp_spans"]),
+                                          "--loglevel", "warning"], env)
+        bridges = {topic: f"http://127.0.0.1:{port}" for topic, port in bridge_ports.items()}
+        wait_for_health(processes, [f"{url}/healthz" for url in bridges.values()])
+        reader = OutputReader(demo, trail)
+
+        recording = load(DEFAULT_SCENARIO)
+        replay_error: list[BaseException] = []
+
+        def play() -> None:
+            try:
+                replay(recording, demo, speed, bridges=bridges)
+            except BaseException as exc:  # reported by the main thread
+                replay_error.append(exc)
+
+        player = threading.Thread(target=play, daemon=True)
+        player.start()
+        say(f"replaying {recording.name}: {len(recording.records)} records over {recording.duration_s:.0f}s "
+            f"at {speed:g}x (alerts through the Alertmanager bridge, spans through the OTLP receiver, logs as "
+            "Vector writes them to Kafka)")
+
+        approved: set[str] = set()
+        last_size: tuple = ()
+        last_change = time.monotonic()
+        deadline = time.monotonic() + timeout_s
+        status = "waiting for telemetry…"
+        with Live(render(trail, status), console=console, refresh_per_second=4, transient=False) as live:
+            while True:
+                processes.check()
+                if replay_error:
+                    raise DemoError(f"the replay failed: {replay_error[0]}")
+                if time.monotonic() > deadline:
+                    raise DemoError(f"the demo did not finish within {timeout_s:.0f}s; logs in {workdir}")
+                with reader.lock:
+                    waiting = [p for p in trail.proposals.values() if p["risk_class"] != "read_only"
+                               and p["id"] not in approved and (d := trail.last_decision(p["id"])) is not None
+                               and not d["allow"] and any("approval" in r for r in d["reasons"])]
+                    executed = [p for p in trail.proposals.values() if p["risk_class"] != "read_only"
+                                and trail.succeeded(p["id"])]
+                    status = (f"{len(trail.incidents)} incident(s), {len(trail.proposals)} proposal(s), "
+                              f"{len(trail.decisions)} decision(s), {len(trail.executions)} execution record(s)")
+                live.update(render(trail, status))
+                for proposal in waiting:
+                    live.stop()
+                    question = (f"Approve {proposal['action']} {proposal['parameters']} on "
+                                f"{proposal['target']['service']} ({proposal['risk_class']}, blast radius "
+                                f"{proposal['blast_radius']})?\n  rationale: {proposal['rationale'][:200]}")
+                    if approve_as or confirm(question):
+                        approval = approval_record(proposal, key, "approve", source="demo", comment="demo approval",
+                                                   ttl_s=600)
+                        produce_approval(demo, approval)
+                        console.print(f"[green]approved[/] {proposal['id']} as {approver} (signed ES256, "
+                                      f"kid {key.kid})")
+                    else:
+                        console.print(f"[yellow]not approved[/] {proposal['id']}")
+                    approved.add(proposal["id"])
+                    live.start()
+                # Finished when the approved action ran, the whole recording was played, and the outputs have
+                # been quiet for a few seconds (the last signals worked through the pipeline).
+                size = (len(trail.incidents), sum(i["version"] for i in trail.incidents.values()),
+                        len(trail.proposals), len(trail.decisions), len(trail.executions))
+                if size != last_size:
+                    last_size, last_change = size, time.monotonic()
+                if executed and not player.is_alive() and time.monotonic() - last_change > QUIET_S:
+                    break
+                time.sleep(0.25)
+        with reader.lock:
+            acted_on = {p["incident_id"] for p in trail.proposals.values()
+                        if p["risk_class"] != "read_only" and trail.succeeded(p["id"])}
+            incident = next(i for i in trail.incidents.values() if i["id"] in acted_on)
+            print_audit_trail(console, trail, incident)
+        calls = [c for c in platform.calls if c.method == "POST"]
+        console.print(f"platform-ctl simulator received {len(calls)} action call(s): "
+                      + ", ".join(f"{c.path.rsplit('/', 1)[-1]} (key {c.idempotency_key[-12:]})" for c in calls))
+        return trail
+    finally:
+        if reader is not None:
+            reader.stop()
+        processes.stop()
+        if platform is not None:
+            platform.__exit__(None, None, None)
+        if opa is not None:
+            opa.stop()
+        if stack_started:
+            say("stopping the local stack")
+            components.down(settings)

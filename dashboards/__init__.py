@@ -1,5 +1,0 @@
-"""Grafana dashboards as code: the JSON under deploy/grafana/dashboards is generated from these modules."""
-
-from dashboards.build import DASHBOARDS, DEFAULT_OUT, render, write_all
-
-__all__ = ["DASHBOARDS", "DEFAULT_OUT", "render", "write_all"]
