@@ -23,6 +23,9 @@ from aiops.core.settings import Settings
 log = logging.getLogger(__name__)
 
 
+Record = tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
 class KafkaUnavailable(AiopsError):
     """Kafka did not take (acknowledge) every record of a request."""
 
@@ -63,8 +66,9 @@ class AckedProducer:
         while not self._closed.is_set():
             self._producer.poll(0.1)
 
-    async def send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Produce every (key, value) and return once Kafka acknowledged each; else KafkaUnavailable."""
+    async def send_all(self, topic: str, records: Sequence[Record]) -> None:
+        """Produce every (key, value) or (key, value, headers) and return once Kafka acknowledged each; else
+        KafkaUnavailable."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
 
@@ -76,10 +80,11 @@ class AckedProducer:
                     pass
             return report
 
-        for key, value in records:
+        for key, value, *headers in records:
             future: asyncio.Future[None] = loop.create_future()
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery(future))
+                self._producer.produce(topic, value=value, key=key, headers=headers[0] if headers else None,
+                                       on_delivery=on_delivery(future))
             except (BufferError, KafkaException) as exc:
                 for pending in futures:
                     pending.cancel()

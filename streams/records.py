@@ -22,7 +22,7 @@ class Severity(StrEnum):
 
 
 # One scale for every source: Alertmanager severity labels, syslog-style levels, OTLP severity text.
-_SEVERITY_WORDS = {
+SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.critical, "crit": Severity.critical, "fatal": Severity.critical,
     "emergency": Severity.critical, "emerg": Severity.critical, "alert": Severity.critical,
     "page": Severity.critical, "p1": Severity.critical, "sev1": Severity.critical, "panic": Severity.critical,
@@ -32,7 +32,7 @@ _SEVERITY_WORDS = {
     "p3": Severity.warning, "sev3": Severity.warning,
     "info": Severity.info, "information": Severity.info, "informational": Severity.info, "notice": Severity.info,
     "low": Severity.info, "none": Severity.info, "debug": Severity.info, "trace": Severity.info,
-    "p4": Severity.info, "sev4": Severity.info, "ok": Severity.info,
+    "p4": Severity.info, "sev4": Severity.info, "p5": Severity.info, "sev5": Severity.info, "ok": Severity.info,
 }
 
 
@@ -40,7 +40,7 @@ def severity_from_text(text: object) -> Severity:
     """Map a severity or level word from any source onto the one scale (unknown words → unknown)."""
     if not isinstance(text, str):
         return Severity.unknown
-    return _SEVERITY_WORDS.get(text.strip().lower(), Severity.unknown)
+    return SEVERITY_WORDS.get(text.strip().lower(), Severity.unknown)
 
 
 def severity_from_otlp_number(number: int) -> Severity:
@@ -86,6 +86,9 @@ class Alert(CanonicalRecord):
     generator_url: str | None = None
     trace_id: str | None = None
     received_at: datetime
+    # Grafana Alerting: the query values at evaluation, and links to the dashboard, panel, silence and image.
+    values: dict[str, float] = Field(default_factory=dict)
+    links: dict[str, str] = Field(default_factory=dict)
 
     _utc = field_validator("starts_at", "ends_at", "received_at")(
         classmethod(lambda cls, v: None if v is None else utc(v)))

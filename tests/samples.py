@@ -16,7 +16,7 @@ def alert() -> dict[str, Any]:
         "annotations": {"summary": "orders-db at 97% of max_connections"},
         "starts_at": T0, "ends_at": None, "source": "alertmanager",
         "generator_url": "http://prometheus:9090/graph?g0.expr=pg_connections", "trace_id": None,
-        "received_at": T0 + timedelta(seconds=2),
+        "received_at": T0 + timedelta(seconds=2), "values": {}, "links": {},
     }
 
 

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     service_labels: FieldList = Field(
         ["service", "job", "app"],
         description="alert labels naming the service, in order (OTLP: after the resource attribute service.name)")
+    alert_severity_labels: FieldList = Field(
+        ["severity", "priority"], description="alert labels holding the severity word, in order")
+    severity_words: dict[str, Literal["critical", "error", "warning", "info", "unknown"]] = Field(
+        default_factory=dict, description="extra or changed alert severity words, JSON {word: level}, on top of "
+        "the built-in ones (critical/page/P1, high/major/P2, warning/minor/P3, info/low/P4/P5, ...)")
     otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = Field(
         "auto", description="encoding on otlp_spans / otlp_logs; auto: JSON when the value starts with '{'")
     log_timestamp_fields: FieldList = Field(
@@ -129,7 +134,8 @@ class Settings(BaseSettings):
         "v0.31.1", description="Prometheus Alertmanager (and amtool) built with go install, for tests")
 
     @field_validator(
-        "service_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields", "log_service_fields",
+        "service_labels", "alert_severity_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields",
+        "log_service_fields",
         "log_trace_id_fields", "log_span_id_fields", mode="before")
     @classmethod
     def _field_list(cls, value: Any) -> Any:

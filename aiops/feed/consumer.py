@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
+from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.settings import Settings
 from aiops.feed.store import FeedStore
@@ -63,6 +64,7 @@ class OutputFollower:
             log.warning("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
 
     def _consumer(self) -> AIOKafkaConsumer:
+        fetch_guard.install()  # an unreadable record batch is logged, counted and skipped, never a stop
         return AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
             client_id="aiops-feed", auto_offset_reset="earliest", enable_auto_commit=False,

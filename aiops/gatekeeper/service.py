@@ -44,11 +44,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 
-from aiops.core import metrics
+from aiops.core import fetch_guard, metrics
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.catalog import ActionCatalog, InvalidAction, ValidatedAction
 from aiops.core.deadletter import DeadLetter, dead_letter_topic
 from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.fetch_guard import fetch_failure
 from aiops.core.settings import Settings
 from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.errors import TokenError
@@ -150,6 +151,7 @@ class Gatekeeper:
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                                           linger_ms=0)
         await self._producer.start()
+        fetch_guard.install()  # an unreadable record batch must not block a partition
         try:
             await self._check_topics()
             await self._start_execution_tail()
@@ -262,7 +264,7 @@ class Gatekeeper:
                 for records in batch.values():
                     for record in records:
                         key = record.key.decode() if record.key else None
-                        if key is None:
+                        if key is None or fetch_failure(record.headers):  # the guard logged and counted it
                             continue
                         if record.value is None:
                             self.states.pop(key, None)
@@ -297,6 +299,9 @@ class Gatekeeper:
     async def _handle(self, topic: str, record: Any) -> None:
         metrics.RECORDS_IN.labels(topic).inc()
         try:
+            unreadable = fetch_failure(record.headers)
+            if unreadable:
+                raise _DeadLetter(SerializationError(unreadable))
             if topic == self.topics[PROPOSALS]:
                 await self._on_proposal_record(record)
             else:

@@ -12,17 +12,17 @@ from typing import Any
 import faust
 
 from aiops.core import metrics
-from aiops.core.deadletter import DeadLetter
+from aiops.core.deadletter import VALUE_DROPPED, DeadLetter
 from aiops.core.errors import AiopsError
 
 log = logging.getLogger(__name__)
-# Set on a dead letter whose original value could not be copied (the value is then null): the original
-# stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
-VALUE_DROPPED = "aiops.error.value_dropped"
 
 
-async def dead_letter_message(dlq: faust.TopicT, message: Any, error: BaseException) -> None:
-    letter = DeadLetter(key=message.key, value=message.value, error=error, topic=message.topic,
+async def dead_letter_message(dlq: faust.TopicT, message: Any, error: BaseException,
+                              record: bytes | None = None) -> None:
+    """Dead-letter a message, or with `record` one record of it (that record alone becomes the value)."""
+    value = message.value if record is None else record
+    letter = DeadLetter(key=message.key, value=value, error=error, topic=message.topic,
                         partition=message.partition, offset=message.offset)
     if isinstance(error, AiopsError):
         log.info("dead letter for %s[%d]@%d: %s", message.topic, message.partition, message.offset,
@@ -32,11 +32,11 @@ async def dead_letter_message(dlq: faust.TopicT, message: Any, error: BaseExcept
                   message.partition, message.offset, letter.reason[:200])
     metrics.DEAD_LETTERS.labels(message.topic, type(error).__name__).inc()
     try:
-        await dlq.send(key=message.key, value=message.value, headers=letter.headers())
+        await dlq.send(key=message.key, value=value, headers=letter.headers())
     except Exception as exc:  # e.g. larger than the producer may send: say where the original stays
         log.error("cannot copy %s[%d]@%d to %s: %s", message.topic, message.partition, message.offset,
                   dlq.get_topic_name(), exc)
-        dropped = f"{len(message.value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
+        dropped = f"{len(value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
         await dlq.send(key=message.key, value=None, headers=[*letter.headers(), (VALUE_DROPPED, dropped)])
 
 

@@ -1,9 +1,11 @@
 """The shape every normalize agent shares: raw bytes in, canonical Avro records out, dead letters for the rest.
 
 One input message yields zero or more records (a webhook payload with several alerts, an OTLP request
-with many spans) or, when anything in it cannot be decoded or validated, one dead letter: the original
-key and value, untouched, on `<input>.dlq` with the error in headers. Nothing a message holds can stop
-the agent; offsets are committed only after the producer flushed what the message gave.
+with many spans), judged one by one: the readable ones go on, and each one that cannot be read becomes its
+own dead letter on `<input>.dlq` (that record alone as the value, its position, service and reason in
+headers). A message unreadable as a whole becomes one dead letter with the original key and value,
+untouched. Nothing a message holds can stop the agent; offsets are committed only after the producer
+flushed what the message gave.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 import faust
 
 from aiops.core.deadletter import dead_letter_topic
+from aiops.core.fetch_guard import fetch_failure
 from streams.agents._deadletters import dead_letter_message
 from streams.app import StreamContext
 from streams.ingest.errors import IngestError
+from streams.ingest.verdicts import Rejected
 from streams.records import CanonicalRecord
 
 log = logging.getLogger(__name__)
@@ -56,16 +60,26 @@ def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -
         async for event in stream.events():
             message = event.message
             try:
+                unreadable = fetch_failure(message.headers)
+                if unreadable:
+                    raise IngestError(unreadable)
                 records = normalizer.decode(message.value)
-                encoded = [(normalizer.key(r).encode("utf-8"), codec.encode(r.to_avro())) for r in records]
-                oversized = [len(k) + len(v) for k, v in encoded if len(k) + len(v) > max_record_bytes]
-                if oversized:
-                    raise IngestError(f"a {normalizer.record} of {oversized[0]} bytes is over the "
-                                      f"{max_record_bytes}-byte record limit")
-            except Exception as exc:  # every failure of a message becomes its dead letter
+                rejected = list(getattr(records, "rejected", ()))
+                encoded = []
+                for index, record in enumerate(records):
+                    key, value = normalizer.key(record).encode("utf-8"), codec.encode(record.to_avro())
+                    if len(key) + len(value) > max_record_bytes:
+                        rejected.append(Rejected(f"record {index}", f"a {normalizer.record} of "
+                                                 f"{len(key) + len(value)} bytes is over the {max_record_bytes}-byte "
+                                                 "record limit", getattr(record, "service", None)))
+                    else:
+                        encoded.append((key, value))
+            except Exception as exc:  # every failure of a whole message becomes its dead letter
                 await dead_letter_message(dead_letters, message, exc)
                 continue
             for key, value in encoded:
                 await sink_topic.send(key=key, value=value)
+            for rejection in rejected:
+                await dead_letter_message(dead_letters, message, rejection.error(), rejection.original)
 
     return app.agent(source_topic, name=normalizer.name)(normalize)
