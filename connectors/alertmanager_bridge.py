@@ -29,8 +29,9 @@ import logging
 from aiohttp import web
 
 from aiops.core import metrics
-from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, dead_letter_topic
+from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
+from connectors.dead_letters import dead_letter_record
 from connectors.kafka_producer import KafkaUnavailable, Record
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alert_payloads import SOURCE_ALERTMANAGER, SOURCE_GRAFANA, guess_service, split_payload
@@ -41,25 +42,10 @@ from streams.ingest.verdicts import Rejected
 log = logging.getLogger(__name__)
 
 RAW_ALERTS = "aiops.alerts.raw"
-# Says which endpoint a bridge dead letter came in on (it has no input partition or offset).
-RECEIVED_ON = "aiops.original.endpoint"
 
 
 def _error(_request: web.Request | None, status: int, message: str) -> web.Response:
     return web.json_response({"status": "error", "error": message}, status=status)
-
-
-def dead_letter_record(rejected: Rejected, settings: Settings, endpoint: str) -> Record:
-    """A rejected alert (or payload) as a record for aiops.alerts.raw.dlq, with the reason in headers."""
-    letter = DeadLetter(key=None, value=rejected.original, error=rejected.error(), topic=settings.topic(RAW_ALERTS),
-                        partition=-1, offset=-1)
-    headers = [*letter.headers(), (RECEIVED_ON, endpoint.encode("utf-8", "replace"))]
-    value = rejected.original
-    if value is not None and len(value) > settings.ingest_max_message_bytes:
-        headers.append((VALUE_DROPPED, f"{len(value)} bytes not copied: over the "
-                                       f"{settings.ingest_max_message_bytes}-byte message limit".encode()))
-        value = None
-    return None, value, headers
 
 
 async def _send(request: web.Request, topic: str, records: list[Record]) -> None:
@@ -78,7 +64,7 @@ def _receiver(source: str):
         except IngestError as exc:
             whole = Rejected("payload", exc.reason, None, body or None)
             try:  # kept for the operator; the sender is told at once and will not retry a 4xx
-                await _send(request, dlq, [dead_letter_record(whole, settings, request.path_qs)])
+                await _send(request, dlq, [dead_letter_record(whole, settings, producer_topic, request.path_qs)])
                 metrics.DEAD_LETTERS.labels(producer_topic, "IngestError").inc()
             except KafkaUnavailable as unavailable:
                 log.warning("refused payload on %s not dead-lettered: %s", request.path, unavailable)
@@ -92,7 +78,7 @@ def _receiver(source: str):
                                          guess_service(item.record, settings.service_labels), value))
             else:
                 records.append((item.fingerprint.encode("utf-8"), value))
-        letters = [dead_letter_record(r, settings, request.path_qs) for r in rejected]
+        letters = [dead_letter_record(r, settings, producer_topic, request.path_qs) for r in rejected]
         try:
             await _send(request, producer_topic, records)
             await _send(request, dlq, letters)

@@ -21,6 +21,7 @@ class Rejected:
     reason: str
     service: str | None = None
     original: bytes | None = None
+    records: int = 1  # how many records it stands for (a resource without a service stands for all of its)
 
     def describe(self) -> str:
         whose = f" (service {self.service})" if self.service else ""
