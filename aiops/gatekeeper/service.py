@@ -47,9 +47,17 @@ from aiokafka.errors import CommitFailedError
 from aiops.core import metrics
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.catalog import ActionCatalog, InvalidAction, ValidatedAction
-from aiops.core.deadletter import DeadLetter, dead_letter_topic
+from aiops.core.deadletter import (
+    DeadLetter,
+    Headers,
+    dead_letter_topic,
+    decode_or_letter,
+    send_dead_letter,
+    skip_undecodable,
+)
 from aiops.core.errors import AiopsError, SerializationError
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
 from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.errors import TokenError
 from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
@@ -67,11 +75,7 @@ from connectors.executors import (
 
 log = logging.getLogger("gatekeeper")
 
-PROPOSALS = "aiops.proposals"
-APPROVALS = "aiops.approvals"
-DECISIONS = "aiops.decisions"
-EXECUTIONS = "aiops.executions"
-LEDGER = "aiops.gatekeeper.ledger"
+LEDGER = GATEKEEPER_LEDGER
 HOUR_MS = 3_600_000
 
 
@@ -305,12 +309,13 @@ class Gatekeeper:
             await self._dead_letter(record, bad.error)
 
     async def _dead_letter(self, record: Any, error: BaseException) -> None:
-        assert self._producer is not None
-        letter = DeadLetter(record.key, record.value, error, record.topic, record.partition, record.offset)
-        log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, letter.reason)
-        await self._producer.send_and_wait(dead_letter_topic(record.topic), record.value, key=record.key,
-                                           headers=letter.headers())
-        metrics.DEAD_LETTERS.labels(record.topic, type(error).__name__).inc()
+        producer = self._producer
+        assert producer is not None
+
+        async def send(letter: DeadLetter, value: bytes | None, headers: Headers) -> None:
+            await producer.send_and_wait(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
+
+        await send_dead_letter(DeadLetter.of(record, error), send)
 
     def _key(self, record: Any, record_id: str, what: str) -> None:
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
@@ -641,18 +646,26 @@ class Gatekeeper:
             consumer.seek(tp, since[tp].offset if since.get(tp) else end[tp])
         codec = self.codecs["Execution"]
 
+        def started(value: bytes | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+            if value is None:
+                raise SerializationError("execution record has no value")
+            execution = codec.decode(value)
+            if execution["status"] != "started":
+                return None
+            return execution, json.loads(execution["request"]).get("target") or {}
+
         def take(records: dict[Any, list[Any]]) -> None:
             for batch in records.values():
                 for record in batch:
-                    try:
-                        execution = codec.decode(record.value)
-                        if execution["status"] == "started":
-                            self.recent.recorded.add(execution["proposal_id"])
-                            target = json.loads(execution["request"]).get("target") or {}
-                            self.recent.add(execution["action"], target, execution["proposal_id"],
-                                            to_ms(execution["started_at"]))
-                    except (SerializationError, ValueError, AttributeError, TypeError):
-                        continue  # not ours to judge: other tools read this topic too
+                    result = decode_or_letter(started, record)
+                    if isinstance(result, DeadLetter):
+                        # A follower re-reading the last hour at every start: triage dead-letters these.
+                        skip_undecodable(result, "gatekeeper-execution-tail")
+                    elif result is not None:
+                        execution, target = result
+                        self.recent.recorded.add(execution["proposal_id"])
+                        self.recent.add(execution["action"], target, execution["proposal_id"],
+                                        to_ms(execution["started_at"]))
 
         pending = [tp for tp in tps if await consumer.position(tp) < end[tp]]
         while pending:
