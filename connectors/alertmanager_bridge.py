@@ -31,6 +31,7 @@ from aiohttp import web
 from aiops.core import metrics
 from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
+from aiops.core.topics import RAW_ALERTS
 from connectors.dead_letters import dead_letter_record
 from connectors.kafka_producer import KafkaUnavailable, Record
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
@@ -40,8 +41,6 @@ from streams.ingest.json_input import load_json_object
 from streams.ingest.verdicts import Rejected
 
 log = logging.getLogger(__name__)
-
-RAW_ALERTS = "aiops.alerts.raw"
 
 
 def _error(_request: web.Request | None, status: int, message: str) -> web.Response:

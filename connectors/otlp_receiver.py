@@ -39,6 +39,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from aiops.core import metrics
 from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
+from aiops.core.topics import OTLP_LOGS, OTLP_SPANS
 from connectors.dead_letters import dead_letter_record
 from connectors.kafka_producer import KafkaUnavailable, Record
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
@@ -71,9 +72,9 @@ class Signal:
 
 
 SIGNALS = {
-    "/v1/traces": Signal("otlp_spans", ExportTraceServiceRequest, ExportTraceServiceResponse, "spans",
+    "/v1/traces": Signal(OTLP_SPANS, ExportTraceServiceRequest, ExportTraceServiceResponse, "spans",
                          "rejected_spans"),
-    "/v1/logs": Signal("otlp_logs", ExportLogsServiceRequest, ExportLogsServiceResponse, "log records",
+    "/v1/logs": Signal(OTLP_LOGS, ExportLogsServiceRequest, ExportLogsServiceResponse, "log records",
                        "rejected_log_records"),
 }
 

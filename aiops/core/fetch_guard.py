@@ -23,6 +23,7 @@ from aiokafka.consumer import fetcher
 from aiokafka.structs import ConsumerRecord
 
 from aiops.core import metrics
+from aiops.core.errors import AiopsError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ FETCH_FIRST_OFFSET = "aiops.fetch.first_offset"
 FETCH_LAST_OFFSET = "aiops.fetch.last_offset"
 
 _ORIGINAL = fetcher.PartitionRecords
+
+
+class FetchFailure(AiopsError):
+    """A record batch that could not be read; the error of its marker record's dead letter."""
 
 
 class _LastBatch:

@@ -17,6 +17,8 @@ DEAD_LETTERS = Counter("aiops_dead_letters_total", "Records sent to a dead-lette
                        ["topic", "error"])
 FETCH_FAILURES = Counter("aiops_fetch_failures_total", "Record batches a consumer could not read and skipped past "
                          "(codec, corruption), by topic and error", ["topic", "error"])
+RECORDS_SKIPPED = Counter("aiops_records_skipped_total", "Records a read-only follower could not decode and skipped, "
+                          "by topic, follower and error", ["topic", "follower", "error"])
 CONSUMER_LAG = Gauge("aiops_consumer_lag", "Records not yet consumed, by topic and partition", ["topic", "partition"])
 INCIDENTS_OPEN = Gauge("aiops_incidents_open", "Incidents currently open (not resolved)")
 INCIDENT_SNAPSHOTS = Counter("aiops_incident_snapshots_total", "Incident snapshots emitted, by status", ["status"])

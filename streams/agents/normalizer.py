@@ -1,32 +1,29 @@
 """The shape every normalize agent shares: raw bytes in, canonical Avro records out, dead letters for the rest.
 
 One input message yields zero or more records (a webhook payload with several alerts, an OTLP request
-with many spans), judged one by one: the readable ones go on, and each one that cannot be read becomes its
-own dead letter on `<input>.dlq` (that record alone as the value, its position, service and reason in
-headers). A message unreadable as a whole becomes one dead letter with the original key and value,
-untouched. Nothing a message holds can stop the agent; offsets are committed only after the producer
-flushed what the message gave.
+with many spans), judged one by one: the readable ones go on, and each one that cannot be read, validated or
+encoded within the record size limit becomes its own dead letter on `<input>.dlq` (that record alone as the
+value, its position, service and reason in headers). A message unreadable as a whole becomes one dead letter
+with the original key and value, untouched. Nothing a message holds can stop the agent; offsets are
+committed only after the producer flushed what the message gave.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from aiops.core.deadletter import dead_letter_topic
-from aiops.core.fetch_guard import fetch_failure
-from streams.agents._deadletters import dead_letter_message
+from aiops.core.avro import AvroCodec
+from aiops.core.deadletter import DeadLetter
 from streams.app import StreamContext
-from streams.ingest.errors import IngestError
 from streams.ingest.verdicts import Rejected
 from streams.records import CanonicalRecord
+from streams.topics import Input, raw_topic
 
-log = logging.getLogger(__name__)
-
+Encoded = tuple[list[tuple[bytes, bytes]], list[Rejected]]
 # Record batch and header bytes that come on top of a key and value.
 RECORD_OVERHEAD = 1024
 
@@ -42,44 +39,41 @@ class Normalizer:
     decode: Callable[[bytes | None], Sequence[CanonicalRecord]]
     key: Callable[[Any], str]  # the canonical record's Kafka key
 
+    def encoder(self, codec: AvroCodec, max_record_bytes: int) -> Callable[[bytes | None], Encoded]:
+        """Raw value → the (key, value) pairs to produce and the records rejected on their own; raises when the
+        message as a whole cannot be read."""
 
-def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
-    return app.topic(name, key_serializer="raw", value_serializer="raw")
+        def encode(value: bytes | None) -> Encoded:
+            records = self.decode(value)
+            rejected = list(getattr(records, "rejected", ()))
+            encoded = []
+            for index, record in enumerate(records):
+                key, data = self.key(record).encode("utf-8"), codec.encode(record.to_avro())
+                if len(key) + len(data) > max_record_bytes:
+                    rejected.append(Rejected(f"record {index}", f"a {self.record} of {len(key) + len(data)} bytes "
+                                             f"is over the {max_record_bytes}-byte record limit",
+                                             getattr(record, "service", None)))
+                else:
+                    encoded.append((key, data))
+            return encoded, rejected
+
+        return encode
 
 
 def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -> faust.types.AgentT:
     """Declare the topics and the agent of one normalizer on the app."""
-    source_name = ctx.topic(normalizer.source)
-    source_topic = _raw_topic(app, source_name)
-    sink_topic = _raw_topic(app, ctx.topic(normalizer.sink))
-    dead_letters = _raw_topic(app, dead_letter_topic(source_name))
-    codec = ctx.codec(normalizer.record, normalizer.sink)
     max_record_bytes = app.conf.producer_max_request_size - RECORD_OVERHEAD
+    encode = normalizer.encoder(ctx.codec(normalizer.record, normalizer.sink), max_record_bytes)
+    source = Input.declare(app, ctx, normalizer.source, encode)
+    sink = raw_topic(app, ctx, normalizer.sink)
 
     async def normalize(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                unreadable = fetch_failure(message.headers)
-                if unreadable:
-                    raise IngestError(unreadable)
-                records = normalizer.decode(message.value)
-                rejected = list(getattr(records, "rejected", ()))
-                encoded = []
-                for index, record in enumerate(records):
-                    key, value = normalizer.key(record).encode("utf-8"), codec.encode(record.to_avro())
-                    if len(key) + len(value) > max_record_bytes:
-                        rejected.append(Rejected(f"record {index}", f"a {normalizer.record} of "
-                                                 f"{len(key) + len(value)} bytes is over the {max_record_bytes}-byte "
-                                                 "record limit", getattr(record, "service", None)))
-                    else:
-                        encoded.append((key, value))
-            except Exception as exc:  # every failure of a whole message becomes its dead letter
-                await dead_letter_message(dead_letters, message, exc)
-                continue
-            for key, value in encoded:
-                await sink_topic.send(key=key, value=value)
-            for rejection in rejected:
-                await dead_letter_message(dead_letters, message, rejection.error(), rejection.original)
+        async for message, (records, rejected) in source.decoded(stream):
+            for key, value in records:
+                await sink.send(key=key, value=value)
+            for rejection in rejected:  # that record alone (the whole message when it cannot stand alone)
+                await source.dead_letter(DeadLetter(message.key, rejection.original or message.value,
+                                                    rejection.error(), message.topic, message.partition,
+                                                    message.offset))
 
-    return app.agent(source_topic, name=normalizer.name)(normalize)
+    return app.agent(source.topic, name=normalizer.name)(normalize)
