@@ -36,9 +36,13 @@ def incident() -> dict[str, Any]:
                           "examples": ["timeout acquiring connection from pool after 30000ms"]}],
         "span_evidence": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
                            "service": "orders-api", "operation": "GET /orders", "kind": "error",
-                           "duration_ms": 30012.5, "baseline_ms": 40.0, "message": "503"}],
+                           "duration_ms": 30012.5, "baseline_ms": 40.0, "message": "503",
+                           "exception_type": "PoolTimeout", "exception_message": "pool timeout after 30000ms",
+                           "exception_stacktrace": "PoolTimeout: pool timeout after 30000ms\n  at pool.get"}],
         "similar_incidents": [{"doc_id": "pm-2025-08-orders-db", "kind": "postmortem",
                                "title": "Orders DB pool exhaustion", "score": 0.82}],
+        "placements": [{"service": "orders-api", "environment": "prod", "namespace": "shop",
+                        "pod": "orders-api-7d9f", "node": "node-17", "host": None, "version": "2.4.1"}],
         "window_start": T0, "window_end": T0 + timedelta(minutes=10), "updated_at": T0 + timedelta(minutes=3),
     }
 
