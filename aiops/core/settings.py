@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         16_777_216, ge=1024, description="largest HTTP body a bridge reads (after decompression)")
     alertmanager_version: str = Field(
         "v0.31.1", description="Prometheus Alertmanager (and amtool) built with go install, for tests")
+    otelcol_version: str = Field(
+        "0.165.0", description="OpenTelemetry Collector (OTLP receiver, batch processor, Kafka exporter) built "
+        "with the collector builder (ocb) of this version, for tests")
+    otelcol_confmap_version: str = Field(
+        "1.71.0", description="the collector's confmap provider modules released with otelcol_version")
 
     @field_validator(
         "service_labels", "alert_severity_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields",
