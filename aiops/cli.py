@@ -13,6 +13,7 @@ from aiops.dashboards.cli import dashboards_app
 from aiops.demo.cli import register as register_demo
 from aiops.feed.cli import feed_app
 from aiops.gatekeeper.cli import register as register_gatekeeper
+from aiops.mcp.cli import register as register_mcp
 from aiops.memory.cli import handbook_app, memory_app
 from connectors.cli import connect_app
 from streams.cli import app as streams_app
@@ -127,6 +128,7 @@ def topics_list() -> None:
 # parts (Faust, Milvus, the Grafana SDK, aiohttp) load when a command runs.
 register_gatekeeper(app)  # keys, approve, reject, gatekeeper, approvals
 register_demo(app)  # replay, demo
+register_mcp(app)  # mcp
 app.add_typer(streams_app)  # worker
 app.add_typer(connect_app, name="connect")
 app.add_typer(logs_app, name="logs")

@@ -182,6 +182,8 @@ class Settings(BaseSettings):
     alertmanager_bridge_metrics_port: int = Field(9103, description="/metrics port of `aiops connect alertmanager`")
     otlp_receiver_metrics_port: int = Field(9104, description="/metrics port of `aiops connect otlp`")
     approvals_metrics_port: int = Field(9105, description="/metrics port of `aiops approvals serve`")
+    mcp_host: str = Field("127.0.0.1", description="`aiops mcp --transport http` listen address")
+    mcp_port: int = Field(8792, description="`aiops mcp --transport http` port (streamable HTTP at /mcp)")
     feed_host: str = Field("127.0.0.1", description="`aiops feed serve` listen address")
     feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
     feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")
