@@ -10,7 +10,6 @@ import faust
 
 from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
-from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 
 
@@ -50,8 +49,6 @@ class StreamContext:
         codec = self.codec(record.__name__, topic)
 
         def decode(value: bytes | None) -> R:
-            if value is None:
-                raise SerializationError(f"no value (a tombstone) where a {record.__name__} was expected")
             return record.from_avro(codec.decode(value))
 
         return decode
