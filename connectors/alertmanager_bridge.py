@@ -25,6 +25,7 @@ Alertmanager's receiver:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -52,7 +53,7 @@ async def _send(request: web.Request, topic: str, records: list[Record]) -> None
         await request.app[PRODUCER].send_all(topic, records)
 
 
-def _receiver(source: str):
+def _receiver(source: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def receive(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         producer_topic, dlq = settings.topic(RAW_ALERTS), dead_letter_topic(settings.topic(RAW_ALERTS))

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -83,7 +83,8 @@ class AckedProducer:
         for key, value, *headers in records:
             future: asyncio.Future[None] = loop.create_future()
             try:
-                self._producer.produce(topic, value=value, key=key, headers=headers[0] if headers else None,
+                self._producer.produce(topic, value=value, key=key,
+                                       headers=cast(Any, headers[0]) if headers else None,
                                        on_delivery=on_delivery(future))
             except (BufferError, KafkaException) as exc:
                 for pending in futures:

@@ -46,17 +46,19 @@ class _LastBatch:
         self.batch: Any = None
 
     def has_next(self) -> bool:
-        return self._records.has_next()
+        return bool(self._records.has_next())
 
     def next_batch(self) -> Any:
         self.batch = self._records.next_batch()
         return self.batch
 
     def size_in_bytes(self) -> int:
-        return self._records.size_in_bytes()
+        return int(self._records.size_in_bytes())
 
 
 class GuardedPartitionRecords(_ORIGINAL):  # type: ignore[misc, valid-type]
+    next_fetch_offset: int  # aiokafka's own attribute: the next offset this partition's reading is at
+
     def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any):
         super().__init__(tp, _LastBatch(records), *args, **kwargs)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from aiops.core.avro import AvroCodec
 from aiops.core.catalog import ActionCatalog, InvalidAction
 from aiops.core.settings import Settings
@@ -15,6 +17,8 @@ from aiops.mcp.results import ProposeResult
 from aiops.triage.context import ProposalDraft
 from aiops.triage.proposals import to_proposal
 from connectors.kafka_producer import AckedProducer, KafkaUnavailable
+from streams.output_records import EvidenceRef
+from streams.output_records import Proposer as ProposerIdentity
 
 EVIDENCE_KINDS = ("alert", "log_template", "span", "document")
 
@@ -29,28 +33,32 @@ class Proposer:
     async def propose(self, incident_id: str, action: str, parameters: dict[str, Any], rationale: str,
                       confidence: float, evidence: list[dict[str, Any]], client: str,
                       invocation: dict[str, Any]) -> ProposeResult:
-        refs = [{"kind": e.get("kind"), "ref": str(e.get("ref", "")), "summary": e.get("summary")}
-                for e in evidence if isinstance(e, dict)]
-        bad_refs = [f"evidence[{i}].kind must be one of {', '.join(EVIDENCE_KINDS)}"
-                    for i, ref in enumerate(refs) if ref["kind"] not in EVIDENCE_KINDS]
-        if not incident_id.strip() or bad_refs:
-            problems = bad_refs + ([] if incident_id.strip() else ["incident_id is empty"])
+        problems = [] if incident_id.strip() else ["incident_id is empty"]
+        refs = []
+        for index, item in enumerate(evidence):
+            try:
+                refs.append(EvidenceRef(kind=item.get("kind"), ref=str(item.get("ref", "")),
+                                        summary=item.get("summary")))
+            except (ValidationError, AttributeError):
+                problems.append(f"evidence[{index}] must be an object with kind one of {', '.join(EVIDENCE_KINDS)} "
+                                "and ref")
+        if problems:
             return ProposeResult(status="invalid", invocation=invocation, error="; ".join(problems),
                                  problems=problems)
         draft = ProposalDraft(action=action, parameters=parameters, rationale=rationale, confidence=confidence,
                               evidence=refs)
-        proposer = {"kind": "llm", "name": f"mcp:{client}"[:200], "version": "mcp",
-                    "note": "proposed through aiops mcp"}
+        who = f"mcp:{client}"[:200]
+        proposer = ProposerIdentity(kind="llm", name=who, version="mcp", note="proposed through aiops mcp")
         try:
             proposal = to_proposal(draft, incident_id, self.catalog, proposer, datetime.now(UTC),
                                    timedelta(seconds=self.settings.proposal_ttl_s))
         except InvalidAction as exc:
             return ProposeResult(status="invalid", invocation=invocation, error=str(exc), problems=exc.problems)
-        proposal["requested_by"] = f"mcp:{client}"[:200]
+        proposal = proposal.model_copy(update={"requested_by": who})
         try:
-            await self.producer.send_all(self.topic, [(proposal["id"].encode(), self.codec.encode(proposal))])
+            await self.producer.send_all(self.topic, [(proposal.id.encode(), self.codec.encode(proposal.to_avro()))])
         except KafkaUnavailable as exc:
             return ProposeResult(status="error", invocation=invocation, error=f"Kafka did not take the proposal: {exc}",
-                                 proposal_id=proposal["id"])
-        return ProposeResult(invocation=invocation, proposal_id=proposal["id"], topic=self.topic,
-                             risk_class=proposal["risk_class"])
+                                 proposal_id=proposal.id)
+        return ProposeResult(invocation=invocation, proposal_id=proposal.id, topic=self.topic,
+                             risk_class=proposal.risk_class.value)

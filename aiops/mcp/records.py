@@ -3,7 +3,6 @@ with the feed's follower (aiops/feed/consumer.py), but kept whole instead of as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aiops.core.settings import Settings
@@ -11,12 +10,18 @@ from aiops.core.topics import DECISIONS, INCIDENTS, PROPOSALS
 from aiops.feed.consumer import OutputFollower
 from aiops.feed.store import FeedStore
 from aiops.feed.views import View
+from streams.output_records import Decision, Incident, Proposal
+from streams.records import CanonicalRecord
 
-_keep: Callable[[dict[str, Any]], dict[str, Any]] = dict
-RECORD_VIEWS = (
-    View("incidents", INCIDENTS, "Incident", _keep, "updated_at", version_field="version"),
-    View("proposals", PROPOSALS, "Proposal", _keep, "created_at"),
-    View("decisions", DECISIONS, "Decision", _keep, "evaluated_at"),
+
+def _whole(record: CanonicalRecord) -> dict[str, Any]:
+    return record.to_avro()
+
+
+RECORD_VIEWS: tuple[View[Any], ...] = (
+    View("incidents", INCIDENTS, Incident, _whole, "updated_at", version_field="version"),
+    View("proposals", PROPOSALS, Proposal, _whole, "created_at"),
+    View("decisions", DECISIONS, Decision, _whole, "evaluated_at"),
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from aiops.core.errors import StackError
@@ -45,7 +46,7 @@ providers:
 """
 
 
-def ensure_collector(settings: Settings, say=print) -> Path:
+def ensure_collector(settings: Settings, say: Callable[[str], None] = print) -> Path:
     """The collector binary, built on first use (a few minutes on two cores), cached afterwards."""
     target = home(settings)
     binary = target / NAME

@@ -48,7 +48,7 @@ def _optional_rfc3339(value: object) -> datetime | None:
     return None if parsed.year == 1 else parsed
 
 
-def _null_is_empty(empty: Any):
+def _null_is_empty(empty: Any) -> BeforeValidator:
     # Go marshals a nil map as null; imitating tools write null for "none".
     return BeforeValidator(lambda value: empty if value is None else value)
 

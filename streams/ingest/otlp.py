@@ -80,7 +80,8 @@ RESOURCE_FIELDS = {
     "k8s_pod": ("k8s.pod.name",),
     "k8s_node": ("k8s.node.name",),
 }
-_POSITION = {ExportTraceServiceRequest: ("resourceSpans", "scopeSpans", "spans"),
+_POSITION: dict[type[Message], tuple[str, str, str]] = {
+             ExportTraceServiceRequest: ("resourceSpans", "scopeSpans", "spans"),
              ExportLogsServiceRequest: ("resourceLogs", "scopeLogs", "logRecords")}
 
 
@@ -227,7 +228,7 @@ class OtlpVerdict:
 
 
 def _position(request: Message, path: tuple[int, ...]) -> str:
-    names = _POSITION[type(request)]  # type: ignore[index]
+    names = _POSITION[type(request)]
     return ".".join(f"{name}[{index}]" for name, index in zip(names, path, strict=False))
 
 
@@ -262,7 +263,8 @@ def judge_request(request: Message, settings: Settings, encoding: Encoding,
                                                              encode(subset(request, [path]), encoding)))
 
 
-def _decode(value: bytes | None, settings: Settings, request_type: type, noun: str,
+def _decode(value: bytes | None, settings: Settings,
+            request_type: type[ExportTraceServiceRequest] | type[ExportLogsServiceRequest], noun: str,
             now: datetime | None = None) -> Decoded:
     request, encoding = parse_request_encoded(value, request_type, settings.otlp_encoding,
                                               settings.ingest_max_message_bytes)

@@ -34,7 +34,8 @@ _TRACE_ID_PATHS = (("resourceSpans", "scopeSpans", "spans"), ("traceId", "spanId
 _LINK_ID_FIELDS = ("traceId", "spanId")
 _LOG_ID_PATHS = (("resourceLogs", "scopeLogs", "logRecords"), ("traceId", "spanId"))
 # The three levels of each request: (resources, scopes, records) as protobuf fields.
-_LEVELS = {ExportTraceServiceRequest: ("resource_spans", "scope_spans", "spans"),
+_LEVELS: dict[type[Message], tuple[str, str, str]] = {
+           ExportTraceServiceRequest: ("resource_spans", "scope_spans", "spans"),
            ExportLogsServiceRequest: ("resource_logs", "scope_logs", "log_records")}
 Path = tuple[int, int, int]  # (resource, scope, record) indices
 
@@ -159,7 +160,7 @@ def encode(message: Message, encoding: Encoding) -> bytes:
 
 def levels(request: Message) -> tuple[str, str, str]:
     """The protobuf field names of a request's resources, scopes and records."""
-    return _LEVELS[type(request)]  # type: ignore[index]
+    return _LEVELS[type(request)]
 
 
 def paths(request: Message) -> Iterator[tuple[Path, Any, Any, Any]]:
