@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -126,26 +127,23 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
                   f"[{partition}]@{offset}")
 
 
+# The options `approve` and `reject` share.
+KeyName = Annotated[str | None, typer.Option("--key", "-k", help="key name (default: the only key)")]
+Comment = Annotated[str | None, typer.Option("--comment", "-m", help="why")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+Timeout = Annotated[float, typer.Option(help="seconds to look for the proposal and wait for Kafka")]
+
+
 @app.command("approve")
-def approve(
-    proposal_id: str = typer.Argument(..., help="the proposal to approve"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+def approve(proposal_id: Annotated[str, typer.Argument(help="the proposal to approve")], key: KeyName = None,
+            comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal and its evidence, sign an approval with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "approve", key, comment, yes, timeout)
 
 
 @app.command("reject")
-def reject(
-    proposal_id: str = typer.Argument(..., help="the proposal to reject"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+def reject(proposal_id: Annotated[str, typer.Argument(help="the proposal to reject")], key: KeyName = None,
+           comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal, sign a rejection (a veto) with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "reject", key, comment, yes, timeout)
 
