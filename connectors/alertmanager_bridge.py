@@ -34,7 +34,8 @@ from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
 from aiops.core.topics import RAW_ALERTS
 from connectors.dead_letters import dead_letter_record
-from connectors.kafka_producer import KafkaUnavailable, Record
+from connectors.errors import KafkaUnavailable
+from connectors.kafka_producer import Record
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alert_payloads import SOURCE_ALERTMANAGER, SOURCE_GRAFANA, guess_service, split_payload
 from streams.ingest.errors import IngestError

@@ -41,7 +41,8 @@ from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
 from aiops.core.topics import OTLP_LOGS, OTLP_SPANS
 from connectors.dead_letters import dead_letter_record
-from connectors.kafka_producer import KafkaUnavailable, Record
+from connectors.errors import KafkaUnavailable
+from connectors.kafka_producer import Record
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError
 from streams.ingest.otlp import judge_request, parse_request, to_otlp_json

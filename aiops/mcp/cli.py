@@ -35,5 +35,6 @@ def mcp(
     server.run(mode, host=host or settings.mcp_host, port=settings.mcp_port if port is None else port)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("mcp")(mcp)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.command("mcp")(mcp)

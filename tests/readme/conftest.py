@@ -1,4 +1,4 @@
-"""The README snippet tests run against the same real processes as the ingestion and MCP tests."""
+"""The README snippet tests run against the same real processes as the MCP tests (the normalize worker and the
+other process fixtures come from tests/processes.py)."""
 
-from tests.ingest.conftest import normalize_worker  # noqa: F401
-from tests.mcp.conftest import memory_service, world  # noqa: F401
+from tests.aiops.mcp.conftest import memory_service, world  # noqa: F401

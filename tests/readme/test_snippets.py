@@ -21,10 +21,10 @@ from aiops.core.paths import PROJECT_ROOT
 from aiops.core.settings import Settings
 from aiops.demo.local_services import free_port
 from aiops.stack import components
-from tests.ingest import samples
-from tests.ingest.kafka_io import TopicReader
-from tests.ingest.processes import AIOPS, bridge_env, running
-from tests.mcp.conftest import http_server
+from tests.aiops.mcp.conftest import http_server
+from tests.kafka_io import TopicReader
+from tests.processes import AIOPS, bridge_env, running
+from tests.streams.ingest import samples
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +74,12 @@ def test_alertmanager_snippet_delivers_through_a_real_alertmanager(settings, nor
                                capture_output=True, text=True, timeout=30, check=False)
         assert added.returncode == 0, added.stderr
         with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("aiops.alerts.raw")) as raw:
-            raw.wait_for(lambda rs: any(name.encode() in (r.value or b"") for r in rs), 60, "the alert",
+            raw.wait_until(lambda rs: any(name.encode() in (r.value or b"") for r in rs), 60, "the alert",
                          diagnostics=lambda: (tmp_path / "bridge.log").read_text()[-2000:])
 
 
 async def test_grafana_snippet_names_grafanas_settings_and_the_bridge_accepts_it(settings, normalize_worker):
-    from tests.ingest.test_alertmanager_bridge import bridge, bridge_settings, post
+    from tests.connectors.test_alertmanager_bridge import bridge, bridge_settings, post
 
     provisioning = yaml.safe_load(snippet("grafana"))
     assert provisioning["apiVersion"] == 1
