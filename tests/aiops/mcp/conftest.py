@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +25,7 @@ from aiops.demo.local_services import free_port
 from aiops.memory.client import MemoryClient
 from tests import samples
 from tests.kafka_io import produce
-from tests.processes import AIOPS, log_tail, start_memory_service
+from tests.processes import AIOPS, running, start_memory_service
 
 TRANSPORTS = ("stdio", "http")
 
@@ -97,21 +94,9 @@ def _port_open(port: int) -> bool:
 @contextlib.asynccontextmanager
 async def http_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
     port = free_port()
-    process = subprocess.Popen([AIOPS, "mcp", "--transport", "http", "--port", str(port)], env=env,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not _port_open(port):
-            assert process.poll() is None and time.monotonic() < deadline, f"aiops mcp did not listen:\n{log_tail(log)}"
-            time.sleep(0.2)
+    with running([AIOPS, "mcp", "--transport", "http", "--port", str(port)], log, lambda: _port_open(port), env=env,
+                 timeout_s=60):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
