@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aiops.bench.cli import bench_app
+from aiops.console.cli import console_app
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.dashboards.cli import dashboards_app
@@ -164,6 +165,7 @@ app.add_typer(handbook_app, name="handbook")
 app.add_typer(memory_app, name="memory")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(feed_app, name="feed")
+app.add_typer(console_app, name="console")
 app.add_typer(bench_app, name="bench")
 
 

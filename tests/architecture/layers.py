@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^connectors(\.|$)", 2),  # the bridges (they use the stream decoders)
     (r"^aiops\.gatekeeper(\.|$)", 3),
     (r"^streams(\.|$)", 4),  # the Faust app and its agents
+    (r"^aiops\.console(\.|$)", 5),  # the on-call page: the feed's store, the gatekeeper's binding, approval ingress
     (r"^aiops\.(demo|bench)(\.|$)", 5),  # whole-system runs
 ]
 
