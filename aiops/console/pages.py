@@ -57,7 +57,7 @@ class Pages:
         return web.Response(text=page, content_type="text/html", status=status)
 
     def _not_found(self, what: str) -> web.Response:
-        return self._render("missing.html", status=404, what=what)
+        return self._render("missing.html", status=404, page="missing", what=what)
 
     async def incidents(self, request: web.Request) -> web.Response:
         queries = self.context.queries
@@ -68,7 +68,7 @@ class Pages:
         incident = self.context.queries.incident(request.match_info["id"])
         if incident is None:
             return self._not_found("incident")
-        return self._render("fragments/incident_row.html", incident=incident,
+        return self._render("fragments/incident_row.html", page="fragment", incident=incident,
                             counts=self.context.queries.waiting_counts())
 
     async def incident(self, request: web.Request) -> web.Response:
@@ -94,13 +94,13 @@ class Pages:
         view = self.context.queries.proposal(request.match_info["id"])
         if view is None:
             return self._not_found("proposal")
-        return self._render("fragments/gate.html", view=view, full="full" in request.query)
+        return self._render("fragments/gate.html", page="fragment", view=view, full="full" in request.query)
 
     async def proposal_row(self, request: web.Request) -> web.Response:
         view = self.context.queries.proposal(request.match_info["id"])
         if view is None:
             return self._not_found("proposal")
-        return self._render("fragments/proposal_row.html", view=view)
+        return self._render("fragments/proposal_row.html", page="fragment", view=view)
 
     async def handbook_document(self, request: web.Request) -> web.Response:
         document = self.context.handbook.get(request.match_info["doc_id"])
