@@ -6,6 +6,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, PROPOSALS
 from aiops.feed.views import Row, View, rfc3339
 
 
@@ -29,8 +30,8 @@ def whole_record(record: dict[str, Any]) -> Row:
 
 
 CONSOLE_VIEWS: tuple[View, ...] = (
-    View("incidents", "aiops.incidents", "Incident", whole_record, "updated_at", version_field="version"),
-    View("proposals", "aiops.proposals", "Proposal", whole_record, "created_at"),
-    View("decisions", "aiops.decisions", "Decision", whole_record, "evaluated_at"),
-    View("executions", "aiops.executions", "Execution", whole_record, "started_at"),
+    View("incidents", INCIDENTS, "Incident", whole_record, "updated_at", version_field="version"),
+    View("proposals", PROPOSALS, "Proposal", whole_record, "created_at"),
+    View("decisions", DECISIONS, "Decision", whole_record, "evaluated_at"),
+    View("executions", EXECUTIONS, "Execution", whole_record, "started_at"),
 )

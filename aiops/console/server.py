@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import uuid
 from pathlib import Path
 
 from aiohttp import web
@@ -48,8 +47,7 @@ class ConsoleService:
         self.port = settings.console_port if port is None else port
         self.read_token = _read_token(settings)
         self.store = LiveStore(settings.console_max_records)
-        self.follower = OutputFollower(settings, self.store,
-                                       group_id=settings.topic(f"aiops-console-{uuid.uuid4().hex[:12]}"))
+        self.follower = OutputFollower(settings, self.store, name="console")
         try:
             catalog: ActionCatalog | None = ActionCatalog.for_settings(settings)
         except CatalogError as exc:  # the pages say so next to each proposal; reading still works

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
 from aiops.feed.store import FeedStore
 from aiops.feed.views import View
@@ -33,10 +34,11 @@ class OutputFollower:
     the same picture (records are kept by id, so reading one twice changes nothing).
     """
 
-    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None):
+    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None, name: str = "feed"):
         self.settings = settings
         self.store = store
-        self.group_id = group_id or settings.topic(f"aiops-feed-{uuid.uuid4().hex[:12]}")
+        self.name = name  # who follows (the feed, the console): client id, group id and skip counter label
+        self.group_id = group_id or settings.topic(f"aiops-{name}-{uuid.uuid4().hex[:12]}")
         schemas = SchemaSet.load(settings.schemas_dir)
         self.topics: dict[str, FollowedTopic] = {}
         for view in store.views.values():
@@ -56,16 +58,18 @@ class OutputFollower:
                 self.store.remove(view, key.decode("utf-8", "replace"))
             return
         self.store.records_read[view.endpoint] += 1
-        try:
-            self.store.add(view, followed.codec.decode(value))
-        except Exception as exc:  # a bad record is data, not a reason to stop reading
+        # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
+        # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
+        message = RawMessage(key, value, topic, partition, offset)
+        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message)
+        if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
-            log.warning("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
+            skip_undecodable(result, self.name)
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
-            client_id="aiops-feed", auto_offset_reset="earliest", enable_auto_commit=False,
+            client_id=f"aiops-{self.name}", auto_offset_reset="earliest", enable_auto_commit=False,
             metadata_max_age_ms=30_000)
 
     async def run(self) -> None:
