@@ -3,10 +3,8 @@ approvals endpoint of connectors/approvals_http.py mounted under /api (the very 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -21,6 +19,7 @@ from aiops.console.queries import ConsoleQueries
 from aiops.core.catalog import ActionCatalog, CatalogError
 from aiops.core.settings import Settings
 from aiops.feed.consumer import OutputFollower
+from aiops.feed.service import FollowingService
 from connectors.approvals_http import MAX_BODY_BYTES, ApprovalsEndpoint
 
 log = logging.getLogger(__name__)
@@ -37,14 +36,16 @@ def _read_token(settings: Settings) -> str | None:
     return new_read_token()
 
 
-class ConsoleService:
-    """The follower task and the HTTP server together; start() and stop() in a running event loop."""
+class ConsoleService(FollowingService):
+    """The console's follower, pages, event stream and approvals endpoint together."""
+
+    shutdown_timeout_s = 2.0  # open event streams are ended at shutdown; nothing else runs long
 
     def __init__(self, settings: Settings, host: str | None = None, port: int | None = None,
                  policy_dir: Path | None = None):
+        super().__init__("console", host or settings.console_host,
+                         settings.console_port if port is None else port)
         self.settings = settings
-        self.host = host or settings.console_host
-        self.port = settings.console_port if port is None else port
         self.read_token = _read_token(settings)
         self.store = LiveStore(settings.console_max_records)
         self.follower = OutputFollower(settings, self.store, name="console")
@@ -56,13 +57,6 @@ class ConsoleService:
         self.pages = Pages(PageContext(ConsoleQueries(self.store, catalog), Handbook(settings.handbook_dir),
                                        settings.approval_token_ttl_s, settings.opa_url, policy_dir,
                                        change_number=lambda: self.store.seq))
-        self._runner: web.AppRunner | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     @property
     def login_url(self) -> str:
@@ -99,43 +93,11 @@ class ConsoleService:
         if self.read_token is None and self.host not in LOOPBACK:
             log.warning("the console serves %s without a read token: only do this behind a proxy that "
                         "authenticates (AIOPS_CONSOLE_READ_AUTH=none)", self.host)
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except OSError:  # e.g. the port is taken: nothing keeps running
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        self._task = asyncio.create_task(self.follower.run(), name="aiops-console-follower")
-        if self.port == 0:  # an ephemeral port: report the one the OS picked
-            self.port = self._runner.addresses[0][1]
-        log.info("console serving on %s (group %s)", self.url, self.follower.group_id)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().start()
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None, policy_dir: Path | None = None,
-          announce=print) -> None:
+          announce: Callable[[str], None] = print) -> None:
     """Run the console until SIGINT or SIGTERM."""
-
-    async def main() -> None:
-        service = ConsoleService(settings, host, port, policy_dir)
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        await service.start()
-        announce(f"console: {service.login_url}")
-        try:
-            await stopping.wait()
-        finally:
-            await service.stop()
-
-    asyncio.run(main())
+    service = ConsoleService(settings, host, port, policy_dir)
+    service.run(lambda: announce(f"console: {service.login_url}"))
