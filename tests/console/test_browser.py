@@ -376,7 +376,7 @@ def test_tampered_approvals_are_denied_by_the_gate_with_the_reason_on_the_page(d
                               action_hash("scale_deployment", other))
         words = approve(first["id"])
         assert "You approve running scale_deployment" in words and "replicas=0" in words
-        wait_until(lambda: "Waiting for the gate" in driver.find_element(By.ID, "decide-result").text, 30, "202")
+        # Accepted (202), then the gate's answer replaces "Waiting for the gate's decision" in the dialog.
         wait_until(lambda: "did not count: action or parameters differ from what was approved"
                    in driver.find_element(By.ID, "decide-result").text, 60, "the gate's answer in the dialog",
                    lambda: driver.find_element(By.ID, "decide-result").text)
@@ -387,6 +387,17 @@ def test_tampered_approvals_are_denied_by_the_gate_with_the_reason_on_the_page(d
         assert "needs approval" in gate.lower() and "execution" not in gate.lower()
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", card(driver, first["id"]))
         screenshot(driver, "tampered-1280.png")
+
+        # 4. An untampered rejection of the other proposal: a veto, which the gate counts.
+        card(driver, second["id"]).find_element(By.CSS_SELECTOR, 'button[data-decide="reject"]').click()
+        wait_until(lambda: "enrolled as erin" in driver.find_element(By.ID, "decide-key").text, 30, "the dialog")
+        assert "You reject running restart_deployment" in driver.find_element(By.ID, "decide-words").text
+        driver.find_element(By.ID, "decide-sign").click()
+        wait_until(lambda: "Your reject counted" in driver.find_element(By.ID, "decide-result").text, 60,
+                   "the veto to count", lambda: driver.find_element(By.ID, "decide-result").text)
+        driver.find_element(By.ID, "decide-cancel").click()
+        wait_until(lambda: "erin rejected this action" in gate_text(driver, second["id"]), 30, "the veto's reason")
+        assert "REJECTED" in gate_text(driver, second["id"]).upper()
         assert script_errors(driver) == []
 
     # The gate ran neither: no execution record names them.

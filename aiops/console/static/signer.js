@@ -9,6 +9,8 @@
   const config = JSON.parse(document.getElementById("console-config").textContent);
   const encoder = new TextEncoder();
   const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+  // Tokens carry this computer's time (iat, exp); the gate allows only a little skew (bundle data).
+  const clockSkewS = Math.round((config.server_time_ms - performance.timeOrigin) / 1000);
 
   // --- bytes ----------------------------------------------------------------------------------------------
   const base64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
@@ -192,7 +194,10 @@
       if (current?.key !== key) return;
       keyLine.replaceChildren("Signed in this browser with key ", code(key.kid), status.enrolled
         ? ` - enrolled as ${status.name} (${status.groups.join(", ")}).`
-        : ` - not in the policy bundle${status.problem ? ` (${status.problem})` : ""}: the gate will not count it until an admin enrols it.`);
+        : ` - not in the policy bundle${status.problem ? ` (${status.problem})` : ""}: the gate will not count it until an admin enrols it.`,
+        Math.abs(clockSkewS) > 30
+          ? ` This computer's clock is ${Math.abs(clockSkewS)} s ${clockSkewS > 0 ? "behind" : "ahead of"} the console's: the gate may refuse the token.`
+          : "");
     }
 
     signButton.addEventListener("click", async () => {
@@ -228,7 +233,10 @@
       const gate = event.target;
       const latest = gate.querySelector(".gate-history > li[data-kind='decision']");
       const state = gate.querySelector("[data-state]")?.dataset.state;
-      const mine = latest?.querySelector(`li[data-approver="${CSS.escape(current.key.kid)}"]`);
+      // The gate lists every approval of the proposal in arrival order: this one is the newest of this key's
+      // with this decision.
+      const mine = [...(latest?.querySelectorAll(`li[data-approver="${CSS.escape(current.key.kid)}"]`
+        + `[data-decision="${current.decision}"]`) || [])].pop();
       if (!latest || !mine) {
         if (state === "executed" || state === "executing") say("ok", `The gate allowed it: ${gate.querySelector(".gate-detail").textContent}.`);
         return;
