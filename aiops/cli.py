@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +20,9 @@ from aiops.memory.cli import handbook_app, memory_app
 from connectors.cli import connect_app
 from streams.cli import app as streams_app
 from streams.logtemplates.cli import logs_app
+
+if TYPE_CHECKING:
+    from aiops.stack.components import ComponentStatus
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
                   no_args_is_help=True)
@@ -45,7 +50,7 @@ def config_show() -> None:
     console.print(table)
 
 
-def _status_table(rows) -> Table:
+def _status_table(rows: list[ComponentStatus]) -> Table:
     table = Table("component", "version", "address", "health", "detail", "pid")
     for row in rows:
         health = "[green]healthy[/]" if row.healthy else "[red]down[/]"

@@ -57,7 +57,7 @@ class Signal:
     def count(self, message: Message) -> int:
         if isinstance(message, ExportTraceServiceRequest):
             return sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
-        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)  # type: ignore[attr-defined]
+        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)
 
 
 SIGNALS = {

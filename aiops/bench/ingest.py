@@ -95,10 +95,10 @@ def timed_consume(settings: Settings, topic: str, count: int, timeout_s: float,
             if time.monotonic() > deadline:
                 raise BenchError(f"only {seen} of {count} records arrived on {topic} within {timeout_s:.0f}s")
             for msg in consumer.consume(num_messages=10_000, timeout=0.5):
-                if msg.error():
-                    if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                if (error := msg.error()) is not None:
+                    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                         continue
-                    raise BenchError(f"consumer error on {topic}: {msg.error()}")
+                    raise BenchError(f"consumer error on {topic}: {error}")
                 if seen == 0:
                     first = time.perf_counter()
                 seen += 1

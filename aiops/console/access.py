@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 COOKIE = "aiops_console_read"
 OPEN_PATHS = ("/healthz", "/metrics", "/static/")
@@ -47,7 +48,7 @@ def _denied(request: web.Request) -> web.Response:
                         text=f"<!doctype html><title>Read token needed</title><p>{text}</p>")
 
 
-def read_access(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def read_access(token: str | None) -> Middleware:
     """Middleware: the read token, when one is required (token None means a proxy in front authenticates)."""
 
     @web.middleware

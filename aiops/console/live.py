@@ -78,13 +78,13 @@ class LiveStore(FeedStore):
         self._recent: deque[Change] = deque(maxlen=subscription_capacity)
         self.seq = 0  # the number of the latest change
 
-    def add(self, view: View, record: dict[str, Any]) -> Row | None:
+    def add(self, view: View[Any], record: Any) -> Row | None:
         row = super().add(view, record)
         if row is not None:
             self._publish(view.endpoint, {k: row.get(k) for k in _SUMMARY_FIELDS[view.endpoint]})
         return row
 
-    def remove(self, view: View, record_id: str) -> None:
+    def remove(self, view: View[Any], record_id: str) -> None:
         super().remove(view, record_id)
         self._publish(view.endpoint, {"id": record_id}, removed=True)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -32,7 +33,7 @@ def _limit(request: web.Request) -> int | None:
     return limit
 
 
-def _rows_handler(endpoint: str):
+def _rows_handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def rows(request: web.Request) -> web.Response:
         return web.json_response(request.app[STORE_KEY].rows(endpoint, _limit(request)))
 

@@ -36,9 +36,10 @@ from aiops.core.errors import AiopsError, SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
 from aiops.gatekeeper.recent import HOUR_MS
-from aiops.gatekeeper.records import to_ms
 from aiops.gatekeeper.step import BadRecord, ProposalGate
+from aiops.gatekeeper.times import to_ms
 from connectors.executors import Executor, build_executors
+from streams.output_records import Execution, ExecutionStatus
 
 log = logging.getLogger("gatekeeper")
 
@@ -245,13 +246,13 @@ class Gatekeeper:
         codec = self.gate.codecs["Execution"]
         recent = self.gate.recent
 
-        def started(value: bytes | None) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        def started(value: bytes | None) -> tuple[Execution, dict[str, Any]] | None:
             if value is None:
                 raise SerializationError("execution record has no value")
-            execution = codec.decode(value)
-            if execution["status"] != "started":
+            execution = Execution.from_avro(codec.decode(value))
+            if execution.status is not ExecutionStatus.started:
                 return None
-            return execution, json.loads(execution["request"]).get("target") or {}
+            return execution, json.loads(execution.request).get("target") or {}
 
         def take(records: dict[Any, list[Any]]) -> None:
             for batch in records.values():
@@ -262,9 +263,8 @@ class Gatekeeper:
                         skip_undecodable(result, "gatekeeper-execution-tail")
                     elif result is not None:
                         execution, target = result
-                        recent.recorded.add(execution["proposal_id"])
-                        recent.add(execution["action"], target, execution["proposal_id"],
-                                   to_ms(execution["started_at"]))
+                        recent.recorded.add(execution.proposal_id)
+                        recent.add(execution.action, target, execution.proposal_id, to_ms(execution.started_at))
 
         pending = [tp for tp in tps if await consumer.position(tp) < end[tp]]
         while pending:

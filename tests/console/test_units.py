@@ -13,10 +13,11 @@ from aiops.console.access import CONTENT_SECURITY_POLICY, _matches
 from aiops.console.handbook import Handbook, render_markdown
 from aiops.console.live import LiveStore
 from aiops.console.queries import ConsoleQueries, gate_state
-from aiops.console.records import CONSOLE_VIEWS, plain
+from aiops.console.records import CONSOLE_VIEWS, plain, whole_record
 from aiops.core.catalog import ActionCatalog
 from aiops.core.paths import PROJECT_ROOT
 from aiops.gatekeeper.binding import action_hash
+from streams.output_records import Incident
 from tests import samples
 
 VIEW = {view.endpoint: view for view in CONSOLE_VIEWS}
@@ -24,11 +25,11 @@ NOW = samples.T0 + timedelta(minutes=10)
 
 
 def stored(store: LiveStore, view: str, record: dict) -> None:
-    store.add(VIEW[view], record)
+    store.add(VIEW[view], VIEW[view].record.from_avro(record))
 
 
 def test_plain_keeps_the_whole_record_as_json():
-    row = plain(samples.incident())
+    row = whole_record(Incident.from_avro(samples.incident()))
     assert row["root_cause"]["candidates"][1] == {"service": "orders-api", "score": 0.4, "reason": "caller"}
     assert row["updated_at"] == "2026-11-26T10:03:00.000Z"
     assert row["alerts"][0]["ends_at"] is None

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from aiops.triage.state import Step, TriageState
+from streams.output_records import Incident, IncidentStatus, Proposal, RootCause
+from tests import samples
+
+INCIDENT = Incident.from_avro(samples.incident())
+PROPOSAL = Proposal.from_avro(samples.proposal())
 
 
-def snapshot(root: str | None, status: str = "open") -> dict:
-    return {"id": "inc-1", "status": status, "root_cause": {"service": root}}
+def snapshot(root: str | None, status: str = "open") -> Incident:
+    return INCIDENT.model_copy(update={"status": IncidentStatus(status), "root_cause": RootCause(service=root,
+                                                                                                reason="...")})
 
 
-def proposal(pid: str, action: str = "collect_diagnostics") -> dict:
-    return {"id": pid, "action": action, "parameters": {"service": "orders-db"}, "rationale": "..."}
+def proposal(pid: str, action: str = "collect_diagnostics") -> Proposal:
+    return PROPOSAL.model_copy(update={"id": pid, "action": action, "parameters": {"service": "orders-db"}})
 
 
 def test_an_incident_is_triaged_when_its_root_cause_is_named_and_again_when_it_changes():

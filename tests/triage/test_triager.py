@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from aiops.core.settings import Settings
 from aiops.memory.client import OnDemandMemoryClient
 from aiops.triage.triager import Triager
+from streams.output_records import Incident, SimilarDocument
+from streams.records import Severity
 from tests.memory_service import free_port
 from tests.triage.test_reasoners import cascade_incident
 
@@ -22,25 +24,25 @@ def unreachable_memory() -> tuple[Settings, OnDemandMemoryClient]:
     return settings, OnDemandMemoryClient(settings)
 
 
-def enriched_cascade(severity: str | None = None) -> dict:
-    incident = {**cascade_incident(), "similar_incidents": SIMILAR}
-    return {**incident, "severity": severity} if severity else incident
+def enriched_cascade(severity: str | None = None) -> Incident:
+    incident = cascade_incident().model_copy(update={"similar_incidents": [SimilarDocument(**s) for s in SIMILAR]})
+    return incident.model_copy(update={"severity": Severity(severity)}) if severity else incident
 
 
 async def test_without_memory_the_incidents_own_similar_documents_lead_to_the_runbook():
     settings, memory = unreachable_memory()
     triager = Triager(settings, memory)
     proposals = await triager.propose(enriched_cascade(), NOW)
-    assert [(p["action"], p["target"]["service"]) for p in proposals] == [
+    assert [(p.action, p.target.service) for p in proposals] == [
         ("collect_diagnostics", "orders-db"), ("restart_deployment", "orders-api")]
-    assert all(p["proposer"]["name"] == "runbook-reasoner" for p in proposals)
-    assert {p["id"] for p in proposals} == {p["id"] for p in await triager.propose(enriched_cascade(), NOW)}
+    assert all(p.proposer.name == "runbook-reasoner" for p in proposals)
+    assert {p.id for p in proposals} == {p.id for p in await triager.propose(enriched_cascade(), NOW)}
 
 
 async def test_a_warning_incident_gets_diagnosis_only():
     settings, memory = unreachable_memory()
     proposals = await Triager(settings, memory).propose(enriched_cascade("warning"), NOW)
-    assert [p["risk_class"] for p in proposals] == ["read_only"]
+    assert [p.risk_class for p in proposals] == ["read_only"]
 
 
 async def test_write_back_says_when_memory_is_unavailable():
