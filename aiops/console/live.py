@@ -77,8 +77,18 @@ class LiveStore(FeedStore):
         self._subscriptions: set[Subscription] = set()
         self._recent: deque[Change] = deque(maxlen=subscription_capacity)
         self.seq = 0  # the number of the latest change
+        self.reused_ids: dict[str, int] = {}  # proposal id -> how many different proposals carried it
 
     def add(self, view: View[Any], record: Any) -> Row | None:
+        if view.endpoint == "proposals":
+            kept = self.row("proposals", record.id)
+            if kept is not None:
+                # Like the gatekeeper: the first proposal under an id is the one; a repeat changes nothing, and
+                # another proposal under the same id makes the id ambiguous (nothing may be signed for it).
+                if kept != view.to_row(record):
+                    self.reused_ids[record.id] = self.reused_ids.get(record.id, 1) + 1
+                    self._publish(view.endpoint, {"id": kept["id"], "incident_id": kept["incident_id"]})
+                return None
         row = super().add(view, record)
         if row is not None:
             self._publish(view.endpoint, {k: row.get(k) for k in _SUMMARY_FIELDS[view.endpoint]})

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.console.live import LiveStore
 from aiops.core.catalog import ActionCatalog, CatalogError, InvalidAction
-from aiops.feed.store import FeedStore
 from aiops.feed.views import Row
 from aiops.gatekeeper.binding import action_hash, canonical_action
 
@@ -106,7 +106,7 @@ def gate_state(proposal: Row, decisions: list[Row], executions: list[Row], now: 
 class ConsoleQueries:
     """Read-only questions the pages ask of the store (a few hundred records per view: scanning is cheap)."""
 
-    def __init__(self, store: FeedStore, catalog: ActionCatalog | None):
+    def __init__(self, store: LiveStore, catalog: ActionCatalog | None):
         self.store = store
         self.catalog = catalog
 
@@ -166,4 +166,9 @@ class ConsoleQueries:
             except (InvalidAction, CatalogError) as exc:
                 view.catalog_problem = f"{exc} - the gatekeeper will refuse this action"
         view.state = gate_state(row, decisions, executions, now)
+        reused = self.store.reused_ids.get(view.id)
+        if reused:
+            view.state = GateState(
+                "ambiguous id", "bad", f"{reused} different proposals carry this id: the gatekeeper considers only "
+                "the first (shown here) and dead-letters the others; nothing may be signed for it", False)
         return view

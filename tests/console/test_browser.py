@@ -398,6 +398,15 @@ def test_tampered_approvals_are_denied_by_the_gate_with_the_reason_on_the_page(d
         driver.find_element(By.ID, "decide-cancel").click()
         wait_until(lambda: "erin rejected this action" in gate_text(driver, second["id"]), 30, "the veto's reason")
         assert "REJECTED" in gate_text(driver, second["id"]).upper()
+
+        # 5. Another proposal under an id already shown: the page keeps the first (as the gatekeeper does), says
+        #    the id is ambiguous, and offers nothing to sign.
+        forged = {**first, "action": "scale_deployment", "parameters": {**first["parameters"], "replicas": 0}}
+        produce(demo.settings.kafka_bootstrap, demo.settings.topic("aiops.proposals"),
+                [(forged["id"].encode(), codec.encode(forged))])
+        wait_until(lambda: "AMBIGUOUS ID" in gate_text(driver, first["id"]).upper(), 30, "the ambiguity on the page")
+        assert "restart_deployment" in card(driver, first["id"]).text
+        assert not card(driver, first["id"]).find_element(By.CSS_SELECTOR, 'button[data-decide="approve"]').is_enabled()
         assert script_errors(driver) == []
 
     # The gate ran neither: no execution record names them.

@@ -109,6 +109,20 @@ def test_an_incidents_proposals_list_the_ones_to_decide_first():
     assert queries.waiting_counts(now=NOW) == {"inc-7d1f": (2, 1)}
 
 
+def test_a_proposal_id_used_twice_keeps_the_first_and_cannot_be_signed():
+    store = LiveStore(10)
+    stored(store, "proposals", samples.proposal())
+    stored(store, "proposals", samples.proposal())  # the same proposal again: a replay, nothing changes
+    queries = ConsoleQueries(store, None)
+    assert queries.proposal("prop-1", now=NOW).state.actionable and store.reused_ids == {}
+    seq = store.seq
+    stored(store, "proposals", {**samples.proposal(), "action": "delete_namespace", "rationale": "trust me"})
+    view = queries.proposal("prop-1", now=NOW)
+    assert view.proposal["action"] == "restart_deployment"  # the first one, as the gatekeeper considers it
+    assert view.state.label == "ambiguous id" and not view.state.actionable
+    assert store.seq == seq + 1  # pages are told, so the buttons go away
+
+
 async def test_changes_are_numbered_and_replayed_from_where_a_page_stopped():
     store = LiveStore(10, subscription_capacity=3)
     stored(store, "incidents", samples.incident())

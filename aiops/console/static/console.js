@@ -108,7 +108,9 @@
       }
     },
     proposal(change) {
-      if (page === "proposals" && !byId("#proposal-list > li", change.id)) {
+      if (document.getElementById(`gate-${change.id}`) || byId("#proposal-list > li", change.id)) {
+        refreshGate(change.id);  // a proposal already shown: its id was reused, which its gate box says
+      } else if (page === "proposals") {
         pending.proposals.add(change.id); showPending();
       } else if (incidentPage && incidentPage.dataset.incident === change.incident_id
                  && !document.getElementById(`proposal-${change.id}`)) {
