@@ -17,14 +17,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from aiops.core import metrics
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
+from connectors.errors import KafkaUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class KafkaUnavailable(AiopsError):
-    """Kafka did not take (acknowledge) every record of a request."""
 
 
 def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:

@@ -9,11 +9,11 @@ import typer
 
 from aiops.core.settings import Settings
 
-console_app = typer.Typer(help="The on-call console: incidents, evidence, proposals, and approvals signed in the "
-                               "browser.", invoke_without_command=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
 
 
-@console_app.callback()
+@app.command("console")
 def console_serve(
     host: str | None = typer.Option(None, help="listen address (default: AIOPS_CONSOLE_HOST, 127.0.0.1)"),
     port: int | None = typer.Option(None, help="listen port, 0 for any (default: AIOPS_CONSOLE_PORT)"),

@@ -13,8 +13,11 @@ from aiops.core.settings import Settings
 from aiops.demo.replay import DEFAULT_SCENARIO
 
 console = Console()
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
 
 
+@app.command("replay")
 def replay_command(
     file: Path = typer.Argument(DEFAULT_SCENARIO, help="a recording in the demo's format (see aiops/demo/replay.py)"),
     speed: float = typer.Option(1.0, help="1 = real time, 10 = ten times faster"),
@@ -39,6 +42,7 @@ def replay_command(
     console.print(table)
 
 
+@app.command("demo")
 def demo_command(
     approve_as: str | None = typer.Option(None, help="approve as this person without asking (non-interactive)"),
     with_console: bool = typer.Option(False, "--console", help="open the on-call console next to the demo and "
@@ -63,8 +67,3 @@ def demo_command(
     run_demo(Settings(), approve_as, speed, limit, wide, confirm=lambda question: Confirm.ask(question),
              with_console=with_console)
     console.print("[bold green]demo finished[/]")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("replay")(replay_command)
-    app.command("demo")(demo_command)

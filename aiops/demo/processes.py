@@ -9,14 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
+from aiops.demo.errors import DemoError
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-
-
-class DemoError(AiopsError):
-    """The demo could not finish; the message says where it stopped."""
 
 
 class Processes:

@@ -35,7 +35,8 @@ from aiops.core.topics import (
     RAW_ALERTS,
     create_topics,
 )
-from aiops.demo.processes import DemoError, Processes, free_port, keep_console_up, start_console, wait_for_health
+from aiops.demo.errors import DemoError
+from aiops.demo.processes import Processes, free_port, keep_console_up, start_console, wait_for_health
 from streams.output_records import Decision, Execution, ExecutionStatus, Incident, Proposal
 
 OUTPUTS = (INCIDENTS, PROPOSALS, DECISIONS, EXECUTIONS)

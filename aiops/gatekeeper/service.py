@@ -32,11 +32,12 @@ from aiops.core.deadletter import (
     send_dead_letter,
     skip_undecodable,
 )
-from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
+from aiops.gatekeeper.errors import BadRecord, GatekeeperError
 from aiops.gatekeeper.recent import HOUR_MS
-from aiops.gatekeeper.step import BadRecord, ProposalGate
+from aiops.gatekeeper.step import ProposalGate
 from aiops.gatekeeper.times import to_ms
 from connectors.executors import Executor, build_executors
 from streams.output_records import Execution, ExecutionStatus
@@ -44,10 +45,6 @@ from streams.output_records import Execution, ExecutionStatus
 log = logging.getLogger("gatekeeper")
 
 RECORDS = {PROPOSALS: "Proposal", APPROVALS: "Approval", DECISIONS: "Decision", EXECUTIONS: "Execution"}
-
-
-class GatekeeperError(AiopsError):
-    """The gatekeeper cannot run as configured (topics missing or partitioned unequally)."""
 
 
 class Gatekeeper:
