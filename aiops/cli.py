@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from aiops.bench import cli as bench
+from aiops.console import cli as console
 from aiops.core import cli as core
 from aiops.core.errors import AiopsError
 from aiops.dashboards import cli as dashboards
@@ -36,6 +37,7 @@ SUBSYSTEMS = (
     memory,  # memory, handbook
     mcp,  # mcp
     feed,  # feed
+    console,  # console
     dashboards,  # dashboards
     demo,  # replay, demo
     bench,  # bench

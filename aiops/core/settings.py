@@ -188,6 +188,15 @@ class Settings(BaseSettings):
     feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
     feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")
 
+    # The on-call console (console/): the output topics live, and approvals signed in the browser
+    console_host: str = Field("127.0.0.1", description="`aiops console` listen address")
+    console_port: int = Field(8789, description="`aiops console` listen port")
+    console_read_auth: Literal["token", "none"] = Field(
+        "token", description="token: reading needs the read token; none: only behind a proxy that authenticates")
+    console_read_token: SecretStr | None = Field(
+        None, description="the read token; unset means a random one per start, printed in the console's URL")
+    console_max_records: int = Field(500, ge=1, description="latest records the console keeps per topic")
+
     # Log templates (streams/logtemplates): drain3 per service, masking, surging and new error templates
     log_mask_rules: list[dict[str, str]] = Field(
         default_factory=list, description="extra masking rules, JSON [{name, regex, mask}], run before the "

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^aiops\.gatekeeper(\.|$)", 3),
     (r"^aiops\.mcp(\.|$)", 3),  # an interface over memory, triage's proposals and the output topics
     (r"^streams(\.|$)", 4),  # the Faust app and its agents
+    (r"^aiops\.console(\.|$)", 5),  # the on-call page: the feed's store, the gatekeeper's binding, approval ingress
     (r"^aiops\.(demo|bench)(\.|$)", 5),  # whole-system runs
 ]
 
