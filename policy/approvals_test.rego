@@ -90,7 +90,7 @@ test_deny_token_for_other_proposal if {
 test_deny_altered_parameters if {
 	# The gatekeeper hashes the altered parameters; the token carries the hash
 	# of the parameters alice approved.
-	altered := {"deployment": "orders-api", "replicas": 30}
+	altered := object.union(fx.parameters_for(_action), {"deployment": "orders-db"})
 	inp := object.union(fx.input_for(_action, [fx.approve("kid-alice", _action)]), {"proposal": {
 		"parameters": altered,
 		"action_hash": fx.action_hash(_action, altered),

@@ -82,7 +82,8 @@ def decode_approval(value: bytes | None, codec: AvroCodec) -> dict[str, Any]:
 
 
 def policy_input(proposal: dict[str, Any], *, action_hash: str, target: dict[str, str], blast_radius: int,
-                 approvals: list[ApprovalEntry], now_ns: int, recent_executions: int) -> dict[str, Any]:
+                 approvals: list[ApprovalEntry], now_ns: int, recent_executions: int,
+                 blast_radius_basis: str | None = None) -> dict[str, Any]:
     """The input document policy/README.md specifies, built by code from the proposal and the approvals."""
     proposer = proposal.get("proposer") or {}
     return {
@@ -95,6 +96,7 @@ def policy_input(proposal: dict[str, Any], *, action_hash: str, target: dict[str
             "action_hash": action_hash,
             "risk_class": proposal.get("risk_class"),
             "blast_radius": blast_radius,
+            "blast_radius_basis": blast_radius_basis,
             "target": target,
             "proposer": {"kind": proposer.get("kind"), "name": proposer.get("name"),
                          "version": proposer.get("version")},

@@ -51,6 +51,7 @@ from aiops.core.deadletter import DeadLetter, dead_letter_topic
 from aiops.core.errors import AiopsError, SerializationError
 from aiops.core.settings import Settings
 from aiops.gatekeeper.binding import action_hash
+from aiops.gatekeeper.blast_radius import BlastRadius, blast_radius
 from aiops.gatekeeper.errors import TokenError
 from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
 from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient, PolicyUnavailable
@@ -394,17 +395,24 @@ class Gatekeeper:
                            f"parameters name {validated.target.as_dict()}")
         return validated, reasons
 
+    async def _blast_radius(self, validated: ValidatedAction | None, proposal: dict[str, Any]) -> BlastRadius:
+        """What the action touches, never the proposer's number (an invalid action is denied by code anyway)."""
+        if validated is None:
+            return BlastRadius(0, "not measured: the action is not valid")
+        return await blast_radius(validated, self.executors.get(validated.executor.value),
+                                  self.settings.executor_timeout_s)
+
     async def _evaluate(self, state: ProposalState, trigger: str) -> None:
         proposal = state.proposal
         assert proposal is not None
         now_ms = self.now_ms()
         validated, gate_reasons = self._validated(proposal)
         target = validated.target.as_dict() if validated else proposal["target"]
-        blast = max(proposal["blast_radius"], validated.blast_radius) if validated else proposal["blast_radius"]
+        blast = await self._blast_radius(validated, proposal)
         sent = [a for a in state.approvals if a.excluded is None]
         document = policy_input(
             proposal, action_hash=action_hash(proposal["action"], proposal["parameters"]), target=target,
-            blast_radius=blast, approvals=sent, now_ns=now_ms * 1_000_000,
+            blast_radius=blast.count, blast_radius_basis=blast.basis, approvals=sent, now_ns=now_ms * 1_000_000,
             recent_executions=self.recent.count(proposal["action"], target, now_ms, exclude=state.proposal_id))
         expired = now_ms >= proposal["expires_at"]
         try:
@@ -493,10 +501,10 @@ class Gatekeeper:
     def _request(self, state: ProposalState) -> ExecutionRequest:
         proposal = state.proposal
         assert proposal is not None
+        # Built from the catalog-validated values only, never from the raw proposal.
         validated = self.catalog.validate(proposal["action"], proposal["parameters"])
-        return ExecutionRequest(idempotency_key=proposal["idempotency_key"], proposal_id=state.proposal_id,
-                                action=proposal["action"], target=validated.target.as_dict(),
-                                parameters=dict(proposal["parameters"]))
+        return ExecutionRequest.from_validated(validated, idempotency_key=proposal["idempotency_key"],
+                                               proposal_id=state.proposal_id)
 
     async def _start_execution(self, state: ProposalState, decision_id: str, validated: ValidatedAction,
                                attempt: int = 1) -> None:

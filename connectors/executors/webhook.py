@@ -34,5 +34,8 @@ class WebhookExecutor:
         # action is not sent again (at most once).
         raise OutcomeUnknown("the webhook executor cannot look up an earlier call's outcome")
 
+    async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
+        return None  # a plain webhook has no read API: the catalog's worst case applies
+
     async def close(self) -> None:
         await self.http.close()

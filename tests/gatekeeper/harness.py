@@ -176,9 +176,9 @@ def params(action: str, **overrides: Any) -> dict[str, Any]:
     base: dict[str, dict[str, Any]] = {
         "collect_diagnostics": {"service": subject},
         "get_pod_logs": {"service": subject},
-        "restart_deployment": {"deployment": subject, "replicas": 3},
+        "restart_deployment": {"deployment": subject},
         "scale_deployment": {"deployment": subject, "replicas": 4},
-        "drain_node": {"node": subject, "pods": 5},
+        "drain_node": {"node": subject},
         "purge_queue": {"queue": subject},
         "toggle_feature_flag": {"service": subject, "flag": "new-checkout", "enabled": False},
     }
