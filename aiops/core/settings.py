@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(20.0, gt=0, description="one LLM call slower than this fails (and falls back)")
     llm_max_attempts: int = Field(2, ge=1, description="LLM calls per incident before falling back")
     llm_token_budget: int = Field(8000, ge=1, description="tokens the LLM may spend on one incident")
+    llm_telemetry_field_chars: int = Field(
+        300, ge=32, description="each telemetry value (label, annotation, log example, span attribute) the LLM sees "
+        "is cut to this many characters")
+    llm_telemetry_max_chars: int = Field(
+        12_000, ge=1000, description="the fenced telemetry section of the LLM prompt is at most this long")
 
     # Triage (aiops/triage/, streams/agents/triage.py)
     handbook_dir: Path = Field(default_factory=lambda: data_path("handbook"),

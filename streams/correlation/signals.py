@@ -56,6 +56,7 @@ class SpanSignal(_Signal):
     duration_ms: float
     baseline_ms: float | None = None
     message: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
     event_time: datetime
 
 
