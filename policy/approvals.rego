@@ -36,8 +36,18 @@ _kid[i] := kid if {
 	is_string(kid)
 }
 
+# Keys `aiops keys revoke` recorded as revoked never count, even if put back into approvers by hand.
+_revocations := data.aiops.key_revocations if is_array(data.aiops.key_revocations)
+
+_revoked[kid] := record if {
+	some record in _revocations
+	kid := record.kid
+	is_string(kid)
+}
+
 _approver[i] := approver if {
 	some i, kid in _kid
+	not _revoked[kid]
 	approver := data.aiops.approvers[kid]
 	is_object(approver)
 }
@@ -217,8 +227,15 @@ _issues contains [i, "token header has no kid"] if {
 
 _issues contains [i, msg] if {
 	some i, kid in _kid
+	not _revoked[kid]
 	not _approver[i]
 	msg := sprintf("signed by unknown key %s", [kid])
+}
+
+_issues contains [i, msg] if {
+	some i, kid in _kid
+	record := _revoked[kid]
+	msg := sprintf("signed by revoked key %s (revoked at %v: %v)", [kid, object.get(record, "revoked_at", "?"), object.get(record, "reason", "no reason given")])
 }
 
 _issues contains [i, msg] if {

@@ -269,3 +269,25 @@ test_deny_approval_when_proposer_is_missing if {
 	"approval 0: approval did not count because the proposal in the input is incomplete" in d.reasons
 	d.valid_approvers == []
 }
+
+test_deny_revoked_key_even_when_listed_again if {
+	revocations := [{"kid": "kid-alice", "name": "alice", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "laptop stolen"}]
+	d := _decide_one(fx.approve("kid-alice", _action)) with data.aiops.key_revocations as revocations
+	d.allow == false
+	d.rejected_approvals == [{"index": 0, "kid": "kid-alice", "reason": "signed by revoked key kid-alice (revoked at 2026-11-26T09:00:00+00:00: laptop stolen)"}]
+	d.valid_approvers == []
+}
+
+test_deny_veto_from_a_revoked_key_counts_for_nothing if {
+	revocations := [{"kid": "kid-carol", "name": "carol", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "left"}]
+	inp := fx.input_for(_action, [fx.approve("kid-alice", _action), fx.reject("kid-carol", _action)])
+	d := fx.decide(inp) with data.aiops.key_revocations as revocations
+	d.rejected_by == []
+	d.allow == true
+}
+
+test_allow_other_keys_when_one_is_revoked if {
+	revocations := [{"kid": "kid-alice-laptop", "name": "alice", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "lost"}]
+	d := _decide_one(fx.approve("kid-alice", _action)) with data.aiops.key_revocations as revocations
+	d.allow == true
+}

@@ -15,5 +15,9 @@ class ProposalNotFound(AiopsError):
     """No proposal with the given id is on the proposals topic."""
 
 
+class ProposalAmbiguous(AiopsError):
+    """The id names more than one proposal (or not the one the gatekeeper considers): nothing may be signed."""
+
+
 class ProduceError(AiopsError):
     """Kafka did not acknowledge a record; the message says why."""
