@@ -119,7 +119,7 @@ async def opa_approvers(harness, predicate, timeout_s: float = 30.0) -> None:
     raise AssertionError("OPA did not reload the approvers")
 
 
-async def produce_proposal(harness, record: dict, key: bytes) -> None:
+async def produce_proposal(harness, record: dict, key: bytes | None) -> None:
     await harness.producer.send_and_wait(harness.settings.topic("aiops.proposals"),
                                          harness.codec("Proposal", "aiops.proposals").encode(record), key=key)
 
@@ -144,7 +144,8 @@ async def test_approve_shows_the_proposal_keyed_by_its_id_not_a_mis_keyed_copy(h
     await opa_approvers(harness, lambda approvers: any(e["name"] == "frank" for e in approvers.values()))
     real = await harness.propose("scale_deployment", params("scale_deployment", replicas=2))
     await harness.decision(real["id"], "proposal")
-    await produce_proposal(harness, {**real, "parameters": {**real["parameters"], "replicas": 9}}, b"someone-else")
+    # A copy without a key (the gatekeeper dead-letters it: records must be keyed by their proposal id).
+    await produce_proposal(harness, {**real, "parameters": {**real["parameters"], "replicas": 9}}, None)
     approved = await asyncio.to_thread(aiops, ["approve", real["id"], "--key", "frank", "--yes"], cli_env)
     assert approved.returncode == 0, approved.stdout + approved.stderr
     assert '"replicas": 2' in approved.stdout and '"replicas": 9' not in approved.stdout
