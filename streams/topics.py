@@ -44,12 +44,13 @@ class Input(Generic[T]):
     topic: faust.TopicT
     decode: Callable[[bytes | None], T]
     dead_letters: faust.TopicT
+    max_bytes: int | None = None  # larger records are dead-lettered before decoding
 
     @classmethod
     def declare(cls, app: faust.App, ctx: StreamContext, name: str, decode: Callable[[bytes | None], T],
                 **options: Any) -> Input[T]:
         return cls(raw_topic(app, ctx, name, **options), decode,
-                   raw_topic(app, ctx, dead_letter_topic(name)))
+                   raw_topic(app, ctx, dead_letter_topic(name)), ctx.settings.max_record_bytes)
 
     async def decoded(self, stream: faust.StreamT) -> AsyncIterator[tuple[ConsumedMessage, T]]:
         """Each message that decodes, with its value; the others are dead-lettered on the way.
@@ -58,7 +59,7 @@ class Input(Generic[T]):
         dead-lettered) before its offset can be committed.
         """
         async for event in stream.events():
-            result = decode_or_letter(self.decode, event.message)
+            result = decode_or_letter(self.decode, event.message, self.max_bytes)
             if isinstance(result, DeadLetter):
                 await self.dead_letter(result)
             else:

@@ -96,6 +96,35 @@ class BlastRadiusSpec(_Spec):
         return self
 
 
+class ValueRule(_Spec):
+    """One parameter of a compensating action: a constant, another parameter's value, or a boolean negated."""
+
+    value: str | int | bool | None = None
+    copy_from: str | None = Field(None, alias="copy")
+    negate: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueRule:
+        if sum(x is not None for x in (self.value, self.copy_from, self.negate)) != 1:
+            raise ValueError("give exactly one of `value`, `copy` or `negate`")
+        return self
+
+    def apply(self, parameters: dict[str, Any]) -> Any:
+        if self.negate is not None:
+            return not parameters[self.negate]
+        if self.copy_from is not None:
+            return parameters[self.copy_from]
+        return self.value
+
+
+class CompensationSpec(_Spec):
+    """The action that undoes this one, proposed when a valid veto arrives after it ran. Parameters of the
+    compensating action not listed here are copied from the original by name."""
+
+    action: str
+    parameters: dict[str, ValueRule] = Field(default_factory=dict)
+
+
 class ActionSpec(_Spec):
     description: str
     risk_class: RiskClass
@@ -103,6 +132,9 @@ class ActionSpec(_Spec):
     parameters: dict[str, ParameterSpec]
     target: TargetSpec
     blast_radius: BlastRadiusSpec
+    timeout_s: float | None = Field(None, gt=0, description="how long one executor call may take (default: "
+                                    "AIOPS_EXECUTOR_TIMEOUT_S)")
+    compensation: CompensationSpec | None = None
 
     @model_validator(mode="after")
     def _references_exist(self) -> ActionSpec:
@@ -125,6 +157,21 @@ class ActionSpec(_Spec):
 class _CatalogFile(_Spec):
     version: Literal[1]
     actions: dict[str, ActionSpec]
+
+    @model_validator(mode="after")
+    def _compensations_exist(self) -> _CatalogFile:
+        for name, spec in self.actions.items():
+            if spec.compensation is None:
+                continue
+            target = self.actions.get(spec.compensation.action)
+            if target is None:
+                raise ValueError(f"{name}.compensation names action {spec.compensation.action!r}, which is not "
+                                 "in the catalog")
+            for param, rule in spec.compensation.parameters.items():
+                source = rule.negate or rule.copy_from
+                if param not in target.parameters or (source is not None and source not in spec.parameters):
+                    raise ValueError(f"{name}.compensation.parameters.{param}: no such parameter")
+        return self
 
 
 @dataclass(frozen=True)

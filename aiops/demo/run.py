@@ -159,7 +159,7 @@ class OutputReader:
             if msg is None or msg.error() or msg.value() is None:
                 continue
             name, codec = self.codecs[msg.topic()]
-            record = decode_or_letter(codec.decode, RawMessage.of_confluent(msg))
+            record = decode_or_letter(codec.decode, RawMessage.of_confluent(msg), self.settings.max_record_bytes)
             if isinstance(record, DeadLetter):
                 skip_undecodable(record, "demo-view")
                 continue

@@ -60,7 +60,8 @@ class OutputFollower:
         # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
         # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
         message = RawMessage(key, value, topic, partition, offset)
-        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message)
+        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message,
+                                  self.settings.max_record_bytes)
         if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
             skip_undecodable(result, "feed")

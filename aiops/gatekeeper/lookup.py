@@ -19,6 +19,7 @@ from aiops.core.avro import codec_for
 from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import GATEKEEPER_LEDGER, PROPOSALS
+from aiops.gatekeeper.bounds import bound_proposal
 from aiops.gatekeeper.errors import ProposalAmbiguous, ProposalNotFound
 from aiops.gatekeeper.records import proposal_wire
 
@@ -30,10 +31,7 @@ class Candidate:
     partition: int
     offset: int
     proposal: dict[str, Any]  # as decoded (datetimes), for showing
-
-    @property
-    def wire(self) -> dict[str, Any]:
-        return proposal_wire(self.proposal)
+    wire: dict[str, Any]  # as the gatekeeper keeps it (bounded plain JSON), for comparing
 
 
 @dataclass(frozen=True)
@@ -118,10 +116,11 @@ def considered_proposal(settings: Settings, proposal_id: str, timeout_s: float =
     for partition, offset, value in _records_keyed(settings, topic, key, timeout_s):
         try:
             proposal = codec.decode(value)
+            wire = bound_proposal(proposal_wire(proposal))
         except SerializationError:
             continue  # the gatekeeper dead-letters it: it is nobody's proposal
         if proposal.get("id") == proposal_id:
-            candidates.append(Candidate(partition, offset, proposal))
+            candidates.append(Candidate(partition, offset, proposal, wire))
     ledger_proposal, ledger_status = None, None
     if candidates:
         ledger = settings.topic(GATEKEEPER_LEDGER)

@@ -114,10 +114,11 @@ def policy_input(proposal: dict[str, Any], *, action_hash: str, target: dict[str
     }
 
 
-def approvals_considered(state: ProposalState, answer: PolicyAnswer | None,
-                         sent: list[ApprovalEntry]) -> list[dict[str, Any]]:
+def approvals_considered(state: ProposalState, answer: PolicyAnswer | None, sent: list[ApprovalEntry],
+                         dropped: tuple[ApprovalEntry, str] | None = None) -> list[dict[str, Any]]:
     """Each approval of the proposal with whether it counted and why not, as OPA explained it (by index into
-    `sent`, the approvals it was given); for the Decision's `approvals_considered`."""
+    `sent`, the approvals it was given); for the Decision's `approvals_considered`. `dropped` is an approval
+    the gatekeeper did not keep, with its reason (listed last, never counted)."""
     why: dict[int, list[str]] = {}
     if answer is not None:
         for item in answer.result.get("rejected_approvals", []):
@@ -125,9 +126,12 @@ def approvals_considered(state: ProposalState, answer: PolicyAnswer | None,
                 why.setdefault(item["index"], []).append(str(item.get("reason")))
     index = {id(a): i for i, a in enumerate(sent)}
     considered = []
-    for approval in state.approvals:
+    for approval in [*state.approvals, *([dropped[0]] if dropped else [])]:
         counted, reason = False, approval.excluded
-        if reason is None and answer is None:
+        if dropped is not None and approval is dropped[0]:
+            problems = why.get(index[id(approval)], []) if id(approval) in index else []
+            reason = "; ".join([f"not kept: {dropped[1]}", *problems])
+        elif reason is None and answer is None:
             reason = "not evaluated: no policy decision"
         elif reason is None:
             problems = why.get(index[id(approval)])

@@ -11,6 +11,7 @@ from connectors.executors.base import (
     Executor,
     ExecutorError,
     OutcomeUnknown,
+    StatusUnavailable,
 )
 from connectors.executors.dry_run import DryRunExecutor
 from connectors.executors.platform_ctl import PlatformCtlExecutor
@@ -27,4 +28,4 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
 
 
 __all__ = ["ExecutionRequest", "ExecutionResult", "Executor", "ExecutorError", "OutcomeUnknown",
-           "build_executors"]
+           "StatusUnavailable", "build_executors"]

@@ -9,7 +9,7 @@ from typing import Any, Literal, Protocol
 from aiops.core.catalog import ValidatedAction
 from aiops.core.errors import AiopsError
 
-ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate"]
+ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate", "outcome_unknown"]
 
 
 class ExecutorError(AiopsError):
@@ -22,6 +22,10 @@ class OutcomeUnknown(AiopsError):
     The gatekeeper then asks the executor for the operation's status by idempotency key before ever
     sending the request again.
     """
+
+
+class StatusUnavailable(OutcomeUnknown):
+    """The executor has no way to look an earlier call up by idempotency key: its outcome stays unknown."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ class Executor(Protocol):
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
         """The result of the operation with this key; None if the executor never received it.
 
-        Raises OutcomeUnknown when the executor cannot tell (then the action is not sent again).
+        Raises OutcomeUnknown when the executor cannot tell now (asked again later, never sent again blindly),
+        StatusUnavailable when it can never tell (the gatekeeper then records outcome_unknown and escalates).
         """
         ...
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiops.core.settings import Settings
-from connectors.executors.base import ExecutionRequest, ExecutionResult, ExecutorError, OutcomeUnknown
+from connectors.executors.base import (
+    ExecutionRequest,
+    ExecutionResult,
+    ExecutorError,
+    OutcomeUnknown,
+    StatusUnavailable,
+)
 from connectors.executors.http import HttpClient
 
 
@@ -12,6 +20,7 @@ class WebhookExecutor:
 
     def __init__(self, settings: Settings):
         self.url = settings.webhook_url
+        self.status_url = settings.webhook_status_url  # e.g. https://hooks.example/ops/{idempotency_key}
         token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
         self.http = HttpClient(settings.executor_timeout_s, token)
 
@@ -30,9 +39,24 @@ class WebhookExecutor:
         raise OutcomeUnknown(f"webhook answered HTTP {status}: {text[:200]}")
 
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
-        # A plain webhook has no status endpoint: after a crash mid-call the outcome stays unknown and the
-        # action is not sent again (at most once).
-        raise OutcomeUnknown("the webhook executor cannot look up an earlier call's outcome")
+        """GET the status URL for the key: 200 is the call's result, 404 means it never arrived."""
+        if not self.status_url:
+            # A plain webhook has no status endpoint: the outcome of an interrupted call stays unknown, and the
+            # action is not sent again (at most once); the gatekeeper escalates to a person.
+            raise StatusUnavailable("the webhook has no status URL (AIOPS_WEBHOOK_STATUS_URL) to look the call up")
+        url = self.status_url.replace("{idempotency_key}", quote(idempotency_key, safe=""))
+        try:
+            status, text, body = await self.http.request("GET", url)
+        except ExecutorError as exc:
+            raise OutcomeUnknown(str(exc)) from exc
+        if status == 404:
+            return None
+        if status == 200:
+            state = str((body or {}).get("status", "succeeded")).lower() if isinstance(body, dict) else "succeeded"
+            if state == "failed":
+                return ExecutionResult("failed", text, str((body or {}).get("error") or "the webhook reported failure"))
+            return ExecutionResult("succeeded", text, details={"http_status": status})
+        raise OutcomeUnknown(f"webhook status lookup answered HTTP {status}: {text[:200]}")
 
     async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
         return None  # a plain webhook has no read API: the catalog's worst case applies

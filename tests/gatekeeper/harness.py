@@ -165,6 +165,29 @@ class Harness:
         return await self.executions.wait(lambda r: r["proposal_id"] == proposal_id and r["status"] == status,
                                           timeout_s, f"{status} execution of {proposal_id}")
 
+    async def dead_letter(self, topic: str, predicate: Callable[[bytes | None, dict[str, str]], bool],
+                          timeout_s: float = 30.0) -> tuple[bytes | None, dict[str, str]]:
+        """The first record on `<topic>.dlq` (value, headers as text) that matches, read from the beginning."""
+        from aiops.core.deadletter import read_headers
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=4 * 1024 * 1024)
+        await consumer.start()
+        try:
+            tp = TopicPartition(self.settings.topic(topic) + ".dlq", 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        headers = read_headers(record.headers)
+                        if predicate(record.value, headers):
+                            return record.value, headers
+        finally:
+            await consumer.stop()
+        raise AssertionError(f"no matching dead letter on {topic}.dlq within {timeout_s}s")
+
     def assert_not_executed(self, proposal_id: str) -> None:
         assert self.platform.posts(proposal_id) == [], f"platform-ctl was called for {proposal_id}"
         assert self.executions.of(proposal_id) == [], f"an Execution record exists for {proposal_id}"

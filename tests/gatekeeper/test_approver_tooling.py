@@ -17,6 +17,7 @@ import pytest
 from aiops.gatekeeper.errors import KeyStoreError, ProposalAmbiguous, ProposalNotFound
 from aiops.gatekeeper.keys import KeyStore, add_to_policy_data
 from aiops.gatekeeper.lookup import Candidate, choose
+from aiops.gatekeeper.records import proposal_wire
 from aiops.gatekeeper.revocation import revoke, verify
 from tests.gatekeeper.harness import params
 
@@ -30,27 +31,29 @@ def proposal(pid: str = "P1", replicas: int = 3) -> dict:
 
 # --- which proposal an approver is shown (pure) --------------------------------------------------------------
 
+def candidate(partition: int, offset: int, record: dict) -> Candidate:
+    return Candidate(partition, offset, record, proposal_wire(record))
+
+
 def test_the_first_record_is_the_one_considered_and_identical_replays_are_harmless():
-    chosen = choose("P1", [Candidate(0, 7, proposal()), Candidate(0, 9, proposal())], None)
+    chosen = choose("P1", [candidate(0, 7, proposal()), candidate(0, 9, proposal())], None)
     assert (chosen.offset, chosen.replays, chosen.proposal["parameters"]["replicas"]) == (7, 1, 3)
 
 
 def test_an_id_used_for_different_proposals_is_refused():
     with pytest.raises(ProposalAmbiguous, match=r"used for 2 different proposals \(partition 0, offsets \[7, 9\]\)"):
-        choose("P1", [Candidate(0, 7, proposal()), Candidate(0, 9, proposal(replicas=40))], None)
+        choose("P1", [candidate(0, 7, proposal()), candidate(0, 9, proposal(replicas=40))], None)
 
 
 def test_an_id_on_two_partitions_is_refused():
     with pytest.raises(ProposalAmbiguous, match=r"on partitions \[0, 2\]"):
-        choose("P1", [Candidate(0, 7, proposal()), Candidate(2, 1, proposal())], None)
+        choose("P1", [candidate(0, 7, proposal()), candidate(2, 1, proposal())], None)
 
 
 def test_a_ledger_that_holds_another_proposal_is_refused():
-    from aiops.gatekeeper.records import proposal_wire
-
-    assert choose("P1", [Candidate(0, 7, proposal())], proposal_wire(proposal()), "open").ledger_status == "open"
+    assert choose("P1", [candidate(0, 7, proposal())], proposal_wire(proposal()), "open").ledger_status == "open"
     with pytest.raises(ProposalAmbiguous, match="ledger holds another proposal"):
-        choose("P1", [Candidate(0, 7, proposal())], proposal_wire(proposal(replicas=5)))
+        choose("P1", [candidate(0, 7, proposal())], proposal_wire(proposal(replicas=5)))
 
 
 def test_no_candidate_is_not_found():
