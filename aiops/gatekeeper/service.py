@@ -174,6 +174,7 @@ class Gatekeeper:
                 await self._fenced_out(partition)
                 continue
             offsets.update({tp: batch[tp][-1].offset + 1 for tp in batch if tp.partition == partition})
+        await self.writers.flush_dead_letters(self._stop.is_set)  # dead letters are in before offsets move on
         if offsets:
             try:
                 await self._consumer.commit(offsets)
@@ -274,7 +275,7 @@ class Gatekeeper:
             await self._reload(owner)
 
     async def _dead_letter(self, record: Any, error: BaseException) -> None:
-        await self.writers.dead_letter(DeadLetter.of(record, error), self._stop.is_set)
+        await self.writers.dead_letter(DeadLetter.of(record, error))
 
     # --- state restore ---------------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ class PartitionWriters:
         self.producer_factory = producer_factory
         self._writers: dict[int, _Writer] = {}
         self._dead_letters: AIOKafkaProducer | None = None
+        self._letters: list[tuple[DeadLetter, Any]] = []  # queued dead letters: (letter, future or error)
 
     def transactional_id(self, partition: int) -> str:
         return f"{self.group}-p{partition}"
@@ -187,20 +188,49 @@ class PartitionWriters:
             await self.release(owner)
             await self.own({*self._writers, owner})
 
-    async def dead_letter(self, letter: DeadLetter, stopping: Callable[[], bool] = lambda: False) -> None:
-        """Send a dead letter (truncated copy, whole error in headers), retrying until the broker takes it."""
+    async def _dead_letter_producer(self) -> AIOKafkaProducer:
         if self._dead_letters is None:
             self._dead_letters = self.producer_factory(
                 bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
                 max_request_size=self.max_record_bytes + HEADER_OVERHEAD)
             await self._dead_letters.start()
-        producer = self._dead_letters
+        return self._dead_letters
 
-        async def send(letter: DeadLetter, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
-            await producer.send_and_wait(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        """Queue a dead letter (truncated copy, whole error in headers); `flush_dead_letters` confirms them."""
+        producer = await self._dead_letter_producer()
 
+        async def enqueue(letter: DeadLetter, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+            future = await producer.send(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
+            self._letters.append((letter, future))
+
+        try:
+            await send_dead_letter(letter, enqueue, self.dead_letter_copy_bytes)
+        except Exception as exc:  # not even queued (the broker is away): sent again at the flush
+            self._letters.append((letter, exc))
+
+    async def flush_dead_letters(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """Wait until every queued dead letter was taken by the broker, sending failed ones again until it is."""
+        letters, self._letters = self._letters, []
+        for letter, future in letters:
+            try:
+                if isinstance(future, BaseException):
+                    raise future
+                await future
+                continue
+            except Exception as exc:
+                metrics.PRODUCE_FAILURES.labels(dead_letter_topic(letter.topic), type(exc).__name__).inc()
+                log.warning("dead letter for %s not taken (%s); sending it again", letter.where, exc)
+            await self._resend(letter, stopping)
+
+    async def _resend(self, letter: DeadLetter, stopping: Callable[[], bool]) -> None:
         delay = 0.5
         while True:
+            producer = await self._dead_letter_producer()
+
+            async def send(letter: DeadLetter, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+                await producer.send_and_wait(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
+
             try:
                 await send_dead_letter(letter, send, self.dead_letter_copy_bytes)
                 return
