@@ -224,13 +224,12 @@ class PartitionWriters:
             await self._resend(letter, stopping)
 
     async def _resend(self, letter: DeadLetter, stopping: Callable[[], bool]) -> None:
+        async def send(letter: DeadLetter, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+            producer = await self._dead_letter_producer()
+            await producer.send_and_wait(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
+
         delay = 0.5
         while True:
-            producer = await self._dead_letter_producer()
-
-            async def send(letter: DeadLetter, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
-                await producer.send_and_wait(dead_letter_topic(letter.topic), value, key=letter.key, headers=headers)
-
             try:
                 await send_dead_letter(letter, send, self.dead_letter_copy_bytes)
                 return

@@ -39,7 +39,8 @@ def proposals(draw) -> dict:
         "evidence": draw(st.lists(st.fixed_dictionaries({"kind": st.just("alert"), "ref": text,
                                                          "summary": st.one_of(st.none(), text)}), max_size=80)),
         "confidence": 0.5,
-        "proposer": {"kind": "llm", "name": draw(text), "version": draw(text), "note": draw(st.one_of(st.none(), text))},
+        "proposer": {"kind": "llm", "name": draw(text), "version": draw(text),
+                     "note": draw(st.one_of(st.none(), text))},
         "requested_by": draw(st.one_of(st.none(), text)), "created_at": now, "expires_at": now + timedelta(hours=1),
         "idempotency_key": draw(text)}
 
