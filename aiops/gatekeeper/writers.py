@@ -67,6 +67,12 @@ def record_size(key: bytes | None, value: bytes | None, headers: list[tuple[str,
             + HEADER_OVERHEAD)
 
 
+def _forget(futures: list[asyncio.Future[Any]]) -> None:
+    """Futures of an abandoned transaction: their errors are expected and read here, not logged as unread."""
+    for future in futures:
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 def _failure(exc: BaseException) -> ProduceFailed:
     return ProduceFailed(exc, permanent=isinstance(exc, PERMANENT))
 
@@ -118,6 +124,7 @@ class PartitionWriters:
         """Stop a partition's producer (its open transaction is aborted, by us or by the next holder)."""
         writer = self._writers.pop(partition, None)
         if writer is not None:
+            _forget(writer.pending)
             with contextlib.suppress(Exception):
                 if writer.in_transaction:
                     await writer.producer.abort_transaction()
@@ -159,10 +166,14 @@ class PartitionWriters:
         writer = self._writer(owner)
         if not writer.in_transaction:
             return
+        pending, writer.pending = writer.pending, []
         try:
-            pending, writer.pending = writer.pending, []
-            for future in pending:
-                await future
+            for number, future in enumerate(pending):
+                try:
+                    await future
+                except BaseException:
+                    _forget(pending[number + 1:])
+                    raise
             await writer.producer.commit_transaction()
             writer.in_transaction = False
             writer.commits += 1
@@ -176,6 +187,7 @@ class PartitionWriters:
         writer = self._writers.get(owner)
         if writer is None or not writer.in_transaction:
             return
+        _forget(writer.pending)
         writer.pending = []
         try:
             await writer.producer.abort_transaction()

@@ -32,14 +32,16 @@ def unique(prefix: str = "p") -> str:
 class TopicReader:
     """Every record of one topic, decoded, collected from the beginning in the background."""
 
-    def __init__(self, bootstrap: str, topic: str, codec: AvroCodec):
+    def __init__(self, bootstrap: str, topic: str, codec: AvroCodec, read_committed: bool = False):
         self.bootstrap, self.topic, self.codec = bootstrap, topic, codec
+        self.isolation = "read_committed" if read_committed else "read_uncommitted"
         self.records: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
 
     async def start(self) -> TopicReader:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    isolation_level=self.isolation)
         await consumer.start()
         await consumer.topics()
         parts = consumer.partitions_for_topic(self.topic) or {0}
