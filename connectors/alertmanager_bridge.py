@@ -23,7 +23,7 @@ from aiohttp import web
 
 from aiops.core.settings import Settings
 from aiops.core.topics import RAW_ALERTS
-from connectors.kafka_producer import KafkaUnavailable
+from connectors.errors import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alerts import WebhookPayload
 from streams.ingest.errors import IngestError

@@ -11,20 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from aiops.core import metrics
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
+from connectors.errors import KafkaUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class KafkaUnavailable(AiopsError):
-    """Kafka did not take (acknowledge) every record of a request."""
 
 
 def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
@@ -68,7 +64,7 @@ class AckedProducer:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
 
-        def on_delivery(future: asyncio.Future[None]):
+        def on_delivery(future: asyncio.Future[None]) -> Callable[[KafkaError | None, Any], None]:
             def report(error: KafkaError | None, _message: Any) -> None:
                 try:
                     loop.call_soon_threadsafe(_settle, future, error)

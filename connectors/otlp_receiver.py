@@ -33,7 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from aiops.core.settings import Settings
 from aiops.core.topics import OTLP_LOGS, OTLP_SPANS
-from connectors.kafka_producer import KafkaUnavailable
+from connectors.errors import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError
 from streams.ingest.otlp import parse_request, to_otlp_json
@@ -57,7 +57,7 @@ class Signal:
     def count(self, message: Message) -> int:
         if isinstance(message, ExportTraceServiceRequest):
             return sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
-        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)  # type: ignore[attr-defined]
+        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)
 
 
 SIGNALS = {

@@ -9,7 +9,6 @@ from typing import Any, Protocol, Self, TypeVar
 import faust
 
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
-from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 
 
@@ -49,8 +48,6 @@ class StreamContext:
         codec = self.codec(record.__name__, topic)
 
         def decode(value: bytes | None) -> R:
-            if value is None:
-                raise SerializationError(f"no value (a tombstone) where a {record.__name__} was expected")
             return record.from_avro(codec.decode(value))
 
         return decode

@@ -1,9 +1,15 @@
-"""Valid example records for every schema, shared by tests."""
+"""Valid example records for every schema, and the schemas themselves, shared by tests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aiops.core.avro import SchemaSet
+from aiops.core.paths import PROJECT_ROOT
+
+# The topic contracts of the checkout, for tests that decode what the processes wrote.
+SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 

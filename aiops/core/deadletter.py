@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from aiops.core import metrics
-from aiops.core.errors import AiopsError
+from aiops.core.errors import AiopsError, RecordTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,6 @@ class RawMessage:
     def of_confluent(cls, message: Any) -> RawMessage:
         """From a confluent_kafka.Message."""
         return cls(message.key(), message.value(), message.topic(), message.partition(), message.offset())
-
-
-class RecordTooLarge(AiopsError):
-    """A record larger than the consumer's per-record limit: refused before decoding."""
 
 
 @dataclass(frozen=True)

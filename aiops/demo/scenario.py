@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,7 +101,8 @@ class Scenario:
         return trace_id
 
     @staticmethod
-    def _span(trace_id, span_id, parent, name, kind, start, ms, error, message, attributes) -> dict[str, Any]:
+    def _span(trace_id: str, span_id: str, parent: str | None, name: str, kind: int, start: float, ms: float,
+              error: bool, message: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
         span: dict[str, Any] = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": kind,
                                 "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(start + ms / 1000),
                                 "attributes": [_attr(k, v) for k, v in attributes.items()],
@@ -200,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

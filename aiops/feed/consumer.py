@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -23,7 +24,7 @@ RETRY_S = 2.0
 @dataclass(frozen=True)
 class FollowedTopic:
     name: str  # with the configured prefix
-    view: View
+    view: View[Any]
     codec: AvroCodec
 
 
@@ -42,7 +43,7 @@ class OutputFollower:
         self.topics: dict[str, FollowedTopic] = {}
         for view in store.views.values():
             name = settings.topic(view.topic)
-            self.topics[name] = FollowedTopic(name, view, codec_for(view.record, name, settings, schemas))
+            self.topics[name] = FollowedTopic(name, view, codec_for(view.record.__name__, name, settings, schemas))
         self.assigned = False  # partitions assigned at least once: the feed is reading
         self.last_error: str | None = None
 
@@ -60,8 +61,8 @@ class OutputFollower:
         # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
         # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
         message = RawMessage(key, value, topic, partition, offset)
-        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message,
-                                  self.settings.max_record_bytes)
+        result = decode_or_letter(lambda v: self.store.add(view, view.record.from_avro(followed.codec.decode(v))),
+                                  message, self.settings.max_record_bytes)
         if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
             skip_undecodable(result, "feed")

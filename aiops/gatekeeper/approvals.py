@@ -18,16 +18,17 @@ from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.errors import ProduceError
 from aiops.gatekeeper.keys import ApproverKey
 from aiops.gatekeeper.tokens import sign_approval
+from streams.output_records import Proposal
 
 
-def approval_record(proposal: dict[str, Any], key: ApproverKey, decision: str, *, source: str,
+def approval_record(proposal: Proposal, key: ApproverKey, decision: str, *, source: str,
                     comment: str | None, ttl_s: int, now: float | None = None) -> dict[str, Any]:
     """A signed Approval for this proposal: the token binds its id and the hash of its action and parameters."""
     now = time.time() if now is None else now
-    token = sign_approval(key.load_private_key(), key.kid, proposal_id=proposal["id"],
-                          action_hash=action_hash(proposal["action"], proposal["parameters"]),
+    token = sign_approval(key.load_private_key(), key.kid, proposal_id=proposal.id,
+                          action_hash=action_hash(proposal.action, dict(proposal.parameters)),
                           decision=decision, subject=key.name, ttl_s=ttl_s, now=now)
-    return {"proposal_id": proposal["id"], "decision": decision, "token": token, "source": source,
+    return {"proposal_id": proposal.id, "decision": decision, "token": token, "source": source,
             "time": int(now * 1000), "comment": comment}
 
 

@@ -7,7 +7,8 @@ import asyncio
 from dataclasses import dataclass
 
 from aiops.core.catalog import ValidatedAction, at_least
-from connectors.executors import Executor, ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.executors import Executor
 
 
 @dataclass(frozen=True)

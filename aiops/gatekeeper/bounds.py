@@ -16,7 +16,8 @@ from typing import Any
 from aiops.core.avro import AvroCodec
 from aiops.core.errors import SerializationError
 from aiops.core.limits import cap_text
-from aiops.gatekeeper.records import decode_approval, proposal_wire
+from aiops.gatekeeper.records import decode_approval
+from streams.output_records import Proposal
 
 ID_CHARS = 256  # proposal and incident ids, idempotency keys, requested_by
 NAME_CHARS = 128  # action and parameter names, proposer name and version, approval source
@@ -45,42 +46,43 @@ def _identifier(value: Any, what: str, limit: int, *, optional: bool = False) ->
                                  + (f" ({len(value)} characters)" if isinstance(value, str) else ""))
 
 
-def bound_proposal(wire: dict[str, Any]) -> dict[str, Any]:
-    """A proposal (wire form) within its caps: invalid identifiers raise SerializationError, text is cut."""
-    _identifier(wire.get("id"), "proposal id", ID_CHARS)
-    _identifier(wire.get("incident_id"), "incident id", ID_CHARS)
-    _identifier(wire.get("action"), "action", NAME_CHARS)
-    _identifier(wire.get("idempotency_key"), "idempotency key", ID_CHARS)
-    _identifier(wire.get("requested_by"), "requested_by", ID_CHARS, optional=True)
-    for field in ("environment", "namespace", "service"):
-        _identifier((wire.get("target") or {}).get(field), f"target.{field}", TARGET_CHARS)
-    parameters = wire.get("parameters") or {}
-    if len(parameters) > PARAMETERS:
-        raise SerializationError(f"a proposal has at most {PARAMETERS} parameters, this one {len(parameters)}")
-    for name, value in parameters.items():
+def bound_proposal(proposal: Proposal) -> Proposal:
+    """A proposal within its caps: invalid identifiers raise SerializationError, free text is cut."""
+    _identifier(proposal.id, "proposal id", ID_CHARS)
+    _identifier(proposal.incident_id, "incident id", ID_CHARS)
+    _identifier(proposal.action, "action", NAME_CHARS)
+    _identifier(proposal.idempotency_key, "idempotency key", ID_CHARS)
+    _identifier(proposal.requested_by, "requested_by", ID_CHARS, optional=True)
+    for field, value in proposal.target.model_dump().items():
+        _identifier(value, f"target.{field}", TARGET_CHARS)
+    if len(proposal.parameters) > PARAMETERS:
+        raise SerializationError(f"a proposal has at most {PARAMETERS} parameters, this one {len(proposal.parameters)}")
+    for name, value in proposal.parameters.items():
         _identifier(name, "parameter name", NAME_CHARS)
         if isinstance(value, str) and len(value) > PARAMETER_VALUE_CHARS:
             raise SerializationError(f"parameter {name!r} is longer than {PARAMETER_VALUE_CHARS} characters")
-    bounded = dict(wire)
-    bounded["rationale"] = cap_text(str(wire.get("rationale") or ""), RATIONALE_CHARS)
-    bounded["evidence"] = [{**ref, "ref": cap_text(str(ref.get("ref")), EVIDENCE_REF_CHARS),
-                            "summary": None if ref.get("summary") is None
-                            else cap_text(str(ref["summary"]), SUMMARY_CHARS)}
-                           for ref in (wire.get("evidence") or [])[:EVIDENCE]]
-    proposer = dict(wire.get("proposer") or {})
-    for field in ("name", "version"):
-        proposer[field] = cap_text(str(proposer.get(field) or ""), NAME_CHARS)
-    if proposer.get("note") is not None:
-        proposer["note"] = cap_text(str(proposer["note"]), NOTE_CHARS)
-    bounded["proposer"] = proposer
-    return bounded
+    proposer = proposal.proposer
+    return proposal.model_copy(update={
+        "rationale": cap_text(proposal.rationale, RATIONALE_CHARS),
+        "evidence": [ref.model_copy(update={
+            "ref": cap_text(ref.ref, EVIDENCE_REF_CHARS),
+            "summary": None if ref.summary is None else cap_text(ref.summary, SUMMARY_CHARS)})
+            for ref in proposal.evidence[:EVIDENCE]],
+        "proposer": proposer.model_copy(update={
+            "name": cap_text(proposer.name, NAME_CHARS), "version": cap_text(proposer.version, NAME_CHARS),
+            "note": None if proposer.note is None else cap_text(proposer.note, NOTE_CHARS)}),
+    })
 
 
-def decode_proposal(value: bytes | None, codec: AvroCodec) -> dict[str, Any]:
-    """A Proposal record as bounded plain JSON data (what the ledger keeps and `aiops approve` compares)."""
+def decode_proposal(value: bytes | None, codec: AvroCodec) -> Proposal:
+    """A Proposal record within its bounds (what the ledger keeps and `aiops approve` compares)."""
     if value is None:
         raise SerializationError("proposal record has no value")
-    return bound_proposal(proposal_wire(codec.decode(value)))
+    try:
+        proposal = Proposal.from_avro(codec.decode(value))
+    except ValueError as exc:  # pydantic's ValidationError: the Avro record does not make a Proposal
+        raise SerializationError(f"not a valid proposal: {exc}") from None
+    return bound_proposal(proposal)
 
 
 def decode_bounded_approval(value: bytes | None, codec: AvroCodec) -> dict[str, Any]:

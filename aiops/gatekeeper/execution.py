@@ -18,29 +18,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from aiops.core import metrics
 from aiops.core.catalog import ValidatedAction
+from aiops.gatekeeper.contracts import Gate
 from aiops.gatekeeper.ledger import ExecutionEntry, ProposalState
 from aiops.gatekeeper.scheduler import TargetScheduler
-from connectors.executors import (
-    ExecutionRequest,
-    ExecutionResult,
-    Executor,
-    ExecutorError,
-    OutcomeUnknown,
-    StatusUnavailable,
-)
-
-if TYPE_CHECKING:
-    from aiops.gatekeeper.step import ProposalGate
+from connectors.errors import ExecutorError, OutcomeUnknown, StatusUnavailable
+from connectors.executors import ExecutionRequest, ExecutionResult, Executor
 
 log = logging.getLogger("gatekeeper.execution")
 
+# An executor call or status lookup: (executor name, request) -> its outcome (None: never received).
+Call = Callable[[str, ExecutionRequest], Awaitable[ExecutionResult | OutcomeUnknown | None]]
+
 
 class ExecutionRunner:
-    def __init__(self, gate: ProposalGate, executors: dict[str, Executor]):
+    def __init__(self, gate: Gate, executors: dict[str, Executor]):
         self.gate = gate
         self.executors = executors
         self.settings = gate.settings
@@ -55,8 +50,8 @@ class ExecutionRunner:
         proposal = state.proposal
         assert proposal is not None
         # Built from the catalog-validated values only, never from the raw proposal.
-        validated = self.gate.catalog.validate(proposal["action"], proposal["parameters"])
-        return ExecutionRequest.from_validated(validated, idempotency_key=proposal["idempotency_key"],
+        validated = self.gate.catalog.validate(proposal.action, dict(proposal.parameters))
+        return ExecutionRequest.from_validated(validated, idempotency_key=proposal.idempotency_key,
                                                proposal_id=state.proposal_id), validated
 
     # --- starting (in the step) --------------------------------------------------
@@ -85,7 +80,7 @@ class ExecutionRunner:
         request, _ = self._request(state)
         self._queue(state, request, self._look_up)
 
-    def _queue(self, state: ProposalState, request: ExecutionRequest, how) -> None:  # noqa: ANN001
+    def _queue(self, state: ProposalState, request: ExecutionRequest, how: Call) -> None:
         entry = state.execution
         assert entry is not None
         pid, partition, execution_id = state.proposal_id, state.partition, entry.id
@@ -190,9 +185,9 @@ class ExecutionRunner:
         assert entry is not None and state.proposal is not None
         await self.finish(state, ExecutionResult("outcome_unknown", error=f"{why}; not sent again"))
         metrics.ESCALATIONS.labels(entry.executor).inc()
-        target = "/".join(str(v) for v in (state.proposal.get("target") or {}).values())
+        target = "/".join(state.proposal.target.model_dump().values())
         await self.gate.write_decision(state, allow=False, trigger="escalation", reasons=[
-            f"gatekeeper: the outcome of {state.proposal['action']} on {target} via {entry.executor} (idempotency "
+            f"gatekeeper: the outcome of {state.proposal.action} on {target} via {entry.executor} (idempotency "
             f"key {entry.idempotency_key}) is unknown: {why}. It was not sent again. A person must check the target "
             "and record what happened."], considered=[])
 

@@ -9,19 +9,18 @@ used for different proposals, found on more than one partition, or different fro
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from aiops.core.avro import codec_for
 from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import GATEKEEPER_LEDGER, PROPOSALS
-from aiops.gatekeeper.bounds import bound_proposal
+from aiops.gatekeeper.bounds import decode_proposal
 from aiops.gatekeeper.errors import ProposalAmbiguous, ProposalNotFound
-from aiops.gatekeeper.records import proposal_wire
+from aiops.gatekeeper.ledger import ProposalState
+from streams.output_records import Proposal
 
 
 @dataclass(frozen=True)
@@ -30,22 +29,21 @@ class Candidate:
 
     partition: int
     offset: int
-    proposal: dict[str, Any]  # as decoded (datetimes), for showing
-    wire: dict[str, Any]  # as the gatekeeper keeps it (bounded plain JSON), for comparing
+    proposal: Proposal  # within the bounds the gatekeeper applies (bounds.py), as it keeps it
 
 
 @dataclass(frozen=True)
 class Considered:
     """The proposal the gatekeeper considers, and what its ledger says about it (None: not seen yet)."""
 
-    proposal: dict[str, Any]
+    proposal: Proposal
     partition: int
     offset: int
     ledger_status: str | None
     replays: int  # identical copies of the proposal after the first (harmless)
 
 
-def choose(proposal_id: str, candidates: list[Candidate], ledger_proposal: dict[str, Any] | None,
+def choose(proposal_id: str, candidates: list[Candidate], ledger_proposal: Proposal | None,
            ledger_status: str | None = None) -> Considered:
     """The first candidate, if the id is unambiguous; ProposalNotFound or ProposalAmbiguous otherwise."""
     if not candidates:
@@ -56,13 +54,13 @@ def choose(proposal_id: str, candidates: list[Candidate], ledger_proposal: dict[
             f"proposal id {proposal_id!r} is on partitions {partitions}: gatekeeper instances could consider "
             "different proposals under it; refusing to sign (ask the proposer for a new id)")
     first, *later = sorted(candidates, key=lambda c: c.offset)
-    different = [c.offset for c in later if c.wire != first.wire]
+    different = [c.offset for c in later if c.proposal != first.proposal]
     if different:
         raise ProposalAmbiguous(
             f"proposal id {proposal_id!r} was used for {len(different) + 1} different proposals (partition "
             f"{first.partition}, offsets {[first.offset, *different]}); the gatekeeper considers only the first "
             "and dead-letters the others, and an approver must not have to tell them apart: refusing to sign")
-    if ledger_proposal is not None and ledger_proposal != first.wire:
+    if ledger_proposal is not None and ledger_proposal != first.proposal:
         raise ProposalAmbiguous(
             f"the gatekeeper's ledger holds another proposal under id {proposal_id!r} than the proposals topic "
             f"(offset {first.offset}); refusing to sign")
@@ -96,13 +94,13 @@ def _records_keyed(settings: Settings, topic: str, key: bytes, timeout_s: float,
             message = consumer.poll(0.5)
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            if (error := message.error()) is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(message.partition())
                     continue
-                raise ProposalNotFound(f"cannot read {topic}: {message.error()}")
+                raise ProposalNotFound(f"cannot read {topic}: {error}")
             if message.key() == key:
-                yield message.partition(), message.offset(), message.value()
+                yield message.partition() or 0, message.offset() or 0, message.value()
     finally:
         consumer.close()
 
@@ -115,17 +113,16 @@ def considered_proposal(settings: Settings, proposal_id: str, timeout_s: float =
     candidates = []
     for partition, offset, value in _records_keyed(settings, topic, key, timeout_s):
         try:
-            proposal = codec.decode(value)
-            wire = bound_proposal(proposal_wire(proposal))
+            proposal = decode_proposal(value, codec)
         except SerializationError:
             continue  # the gatekeeper dead-letters it: it is nobody's proposal
-        if proposal.get("id") == proposal_id:
-            candidates.append(Candidate(partition, offset, proposal, wire))
+        if proposal.id == proposal_id:
+            candidates.append(Candidate(partition, offset, proposal))
     ledger_proposal, ledger_status = None, None
     if candidates:
         ledger = settings.topic(GATEKEEPER_LEDGER)
         for _, _, value in _records_keyed(settings, ledger, key, timeout_s, {c.partition for c in candidates}):
-            entry = json.loads(value) if value else None  # the newest entry wins (a compacted topic)
-            ledger_proposal = entry.get("proposal") if entry else None
-            ledger_status = entry.get("status") if entry else None
+            state = ProposalState.from_json(value) if value else None  # the newest entry wins (compacted)
+            ledger_proposal = state.proposal if state else None
+            ledger_status = state.status if state else None
     return choose(proposal_id, candidates, ledger_proposal, ledger_status)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -29,21 +30,17 @@ from aiops.core import metrics
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.catalog import ActionCatalog
 from aiops.core.deadletter import DeadLetter
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
+from aiops.gatekeeper.errors import BadRecord, Fenced, GatekeeperError, ProduceFailed
 from aiops.gatekeeper.execution_tail import follow_executions
-from aiops.gatekeeper.step import BadRecord, ProposalGate
-from aiops.gatekeeper.writers import Fenced, PartitionWriters, ProduceFailed
+from aiops.gatekeeper.step import ProposalGate
+from aiops.gatekeeper.writers import PartitionWriters
 from connectors.executors import Executor, build_executors
 
 log = logging.getLogger("gatekeeper")
 
 RECORDS = {PROPOSALS: "Proposal", APPROVALS: "Approval", DECISIONS: "Decision", EXECUTIONS: "Execution"}
-
-
-class GatekeeperError(AiopsError):
-    """The gatekeeper cannot run as configured (topics missing or partitioned unequally)."""
 
 
 class Gatekeeper:
@@ -244,7 +241,7 @@ class Gatekeeper:
         while not self._stop.is_set() and (due := self.gate.pop_due_timer()) is not None:
             partition, timer = due
             if partition in self._owned:
-                await self._in_transaction(partition, lambda timer=timer: self.gate.run_timer(timer))
+                await self._in_transaction(partition, functools.partial(self.gate.run_timer, timer))
 
     # --- the step's outputs (ProposalGate's Outputs) ---------------------------------------------
 

@@ -40,7 +40,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from aiops.core import metrics
 from aiops.core.avro import AvroCodec
@@ -53,38 +53,21 @@ from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.blast_radius import BlastRadius, blast_radius
 from aiops.gatekeeper.bounds import decode_bounded_approval, decode_proposal
 from aiops.gatekeeper.bundle_keys import BundleKeys
+from aiops.gatekeeper.contracts import Outputs
+from aiops.gatekeeper.errors import BadRecord, PolicyUnavailable
 from aiops.gatekeeper.execution import ExecutionRunner
 from aiops.gatekeeper.intake import admit
 from aiops.gatekeeper.ledger import ApprovalEntry, ProposalState, RetryEntry
-from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient, PolicyUnavailable
+from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient
 from aiops.gatekeeper.recent import RecentExecutions
-from aiops.gatekeeper.records import approvals_considered, execution_record, policy_input, rfc3339
+from aiops.gatekeeper.records import approvals_considered, execution_record, policy_input
 from aiops.gatekeeper.timers import Timer, Timers
+from aiops.gatekeeper.times import from_ms, rfc3339
 from aiops.gatekeeper.vetoes import after_execution
 from connectors.executors import Executor
+from streams.output_records import ApprovalConsidered, Decision, Proposal
 
 log = logging.getLogger("gatekeeper")
-
-
-class Outputs(Protocol):
-    """Where the step writes: the transaction of the partition (`owner`) a proposal belongs to."""
-
-    async def send(self, owner: int, name: str, key: str, value: bytes | None, partition: int | None = None) -> None:
-        """Add a record for catalog topic `name` to partition `owner`'s transaction."""
-
-    async def commit(self, owner: int) -> None:
-        """Commit partition `owner`'s transaction (raises writers.Fenced when another instance took it)."""
-
-    async def after_step(self, owner: int, work: Callable[[], Any]) -> None:
-        """Run `work` once the step in progress is done, in a transaction of its own, rolled back on failure."""
-
-
-class BadRecord(Exception):
-    """An input record that goes to its dead-letter topic with `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
 
 
 class ProposalGate:
@@ -130,21 +113,21 @@ class ProposalGate:
     async def on_proposal(self, record: ConsumedMessage) -> None:
         """A Proposal record: evaluated once (a replay of the same proposal changes nothing)."""
         proposal = self._decoded(record, lambda value: decode_proposal(value, self.codecs["Proposal"]))
-        self._check_key(record, proposal["id"], "proposal")
-        state = self.states.get(proposal["id"])
+        self._check_key(record, proposal.id, "proposal")
+        state = self.states.get(proposal.id)
         if state is not None and state.proposal is not None:
             if state.proposal == proposal:
                 return  # the same proposal again (a replay after a restart): nothing new to decide
             raise BadRecord(AiopsError(
-                f"proposal id {proposal['id']!r} was already used for a different proposal; ids are never reused"))
+                f"proposal id {proposal.id!r} was already used for a different proposal; ids are never reused"))
         if state is None:
-            state = self.states[proposal["id"]] = ProposalState(proposal["id"], record.partition)
+            state = self.states[proposal.id] = ProposalState(proposal.id, record.partition)
         state.proposal = proposal
         state.orphan_since_ms = None
-        expired = self.now_ms() >= proposal["expires_at"]
+        expired = self.now_ms() >= state.expires_at_ms
         await self.evaluate(state, "expiry" if expired else "proposal")
         if not state.expiry_decided and state.status == "open":
-            self.timers.schedule(proposal["expires_at"], state.proposal_id, "expiry")
+            self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
 
     async def on_approval(self, record: ConsumedMessage) -> None:
         """An Approval record: admitted (or dead-lettered with the reason), then the proposal is evaluated."""
@@ -190,15 +173,15 @@ class ProposalGate:
 
     # --- evaluation ------------------------------------------------------------------------------
 
-    def validated(self, proposal: dict[str, Any]) -> tuple[ValidatedAction | None, list[str]]:
+    def validated(self, proposal: Proposal) -> tuple[ValidatedAction | None, list[str]]:
         """The catalog's view of the proposal, and the reasons code alone denies it (these only add denials)."""
         try:
-            validated = self.catalog.validate(proposal["action"], proposal["parameters"])
+            validated = self.catalog.validate(proposal.action, dict(proposal.parameters))
         except InvalidAction as exc:
             return None, [f"gatekeeper: {exc}"]
         reasons = []
-        if validated.target.as_dict() != proposal["target"]:
-            reasons.append(f"gatekeeper: the proposal's target {proposal['target']} is not the target its "
+        if validated.target.as_dict() != proposal.target.model_dump():
+            reasons.append(f"gatekeeper: the proposal's target {proposal.target.model_dump()} is not the target its "
                            f"parameters name {validated.target.as_dict()}")
         return validated, reasons
 
@@ -214,12 +197,12 @@ class ProposalGate:
         proposal = state.proposal
         assert proposal is not None
         now_ms = self.now_ms()
-        target = validated.target.as_dict() if validated else proposal["target"]
+        target = validated.target.as_dict() if validated else proposal.target.model_dump()
         blast = await self._blast_radius(validated)
         return policy_input(
-            proposal, action_hash=action_hash(proposal["action"], proposal["parameters"]), target=target,
+            proposal, action_hash=action_hash(proposal.action, dict(proposal.parameters)), target=target,
             blast_radius=blast.count, blast_radius_basis=blast.basis, approvals=approvals, now_ns=now_ms * 1_000_000,
-            recent_executions=self.recent.count(proposal["action"], target, now_ms, exclude=state.proposal_id))
+            recent_executions=self.recent.count(proposal.action, target, now_ms, exclude=state.proposal_id))
 
     async def evaluate(self, state: ProposalState, trigger: str,
                        dropped: tuple[ApprovalEntry, str] | None = None) -> None:
@@ -235,7 +218,7 @@ class ProposalGate:
             gate_reasons = [*gate_reasons, f"gatekeeper: an approval was not kept ({dropped[1]})"]
         sent = [a for a in state.approvals if a.excluded is None] + ([dropped[0]] if dropped else [])
         document = await self.document(state, validated, sent)
-        expired = self.now_ms() >= proposal["expires_at"]
+        expired = self.now_ms() >= state.expires_at_ms
         try:
             answer = await self.policy.decide(document)
         except PolicyUnavailable as exc:
@@ -256,7 +239,7 @@ class ProposalGate:
         allow = answer.allow and validated is not None and not gate_reasons and not expired
         reasons = [] if allow else list(answer.reasons) + gate_reasons
         if answer.allow and not allow and expired:
-            reasons.append(f"gatekeeper: proposal expired at {rfc3339(proposal['expires_at'])}")
+            reasons.append(f"gatekeeper: proposal expired at {rfc3339(state.expires_at_ms)}")
         decision_id = await self.write_decision(state, allow=allow, trigger=trigger, reasons=reasons,
                                                 considered=approvals_considered(state, answer, sent, dropped),
                                                 answer=answer)
@@ -270,18 +253,18 @@ class ProposalGate:
             await self.persist(state)
 
     async def write_decision(self, state: ProposalState, *, allow: bool, trigger: str, reasons: list[str],
-                             considered: list[dict[str, Any]], answer: PolicyAnswer | None = None,
+                             considered: list[ApprovalConsidered], answer: PolicyAnswer | None = None,
                              latency_ms: float | None = None) -> str:
-        decision_id = uuid.uuid4().hex
-        record = {
-            "id": decision_id, "proposal_id": state.proposal_id,
-            "opa_decision_id": answer.decision_id if answer else None, "allow": allow, "reasons": reasons,
-            "approvals_considered": considered, "policy_revision": answer.policy_revision if answer else None,
-            "trigger": trigger, "evaluated_at": self.now_ms(),
-            "latency_ms": float(answer.latency_ms if answer else (latency_ms or 0.0)),
-        }
+        decision = Decision(
+            id=uuid.uuid4().hex, proposal_id=state.proposal_id,
+            opa_decision_id=answer.decision_id if answer else None, allow=allow, reasons=reasons,
+            approvals_considered=considered, policy_revision=answer.policy_revision if answer else None,
+            trigger=trigger, evaluated_at=from_ms(self.now_ms()),
+            latency_ms=float(answer.latency_ms if answer else (latency_ms or 0.0)),
+        )
+        decision_id = decision.id
         await self.outputs.send(state.partition, DECISIONS, state.proposal_id,
-                                self.codecs["Decision"].encode(record))
+                                self.codecs["Decision"].encode(decision.to_avro()))
         outcome = "allow" if allow else ("error" if answer is None else "deny")
         metrics.DECISIONS.labels(outcome).inc()
         if answer is not None:
@@ -296,7 +279,7 @@ class ProposalGate:
         entry = state.execution
         assert entry is not None
         await self.outputs.send(state.partition, EXECUTIONS, state.proposal_id,
-                                self.codecs["Execution"].encode(execution_record(state)))
+                                self.codecs["Execution"].encode(execution_record(state).to_avro()))
         metrics.EXECUTIONS.labels(entry.executor, entry.status).inc()
 
     async def persist(self, state: ProposalState) -> None:
@@ -328,8 +311,8 @@ class ProposalGate:
                 and state.retry.due_ms <= self.now_ms():
             await self.evaluate(state, "retry")
         elif timer.kind == "expiry" and state.status == "open" and not state.expiry_decided:
-            if self.now_ms() < state.proposal["expires_at"]:
-                self.timers.schedule(state.proposal["expires_at"], state.proposal_id, "expiry")
+            if self.now_ms() < state.expires_at_ms:
+                self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
                 return
             await self.evaluate(state, "expiry")
 
@@ -390,7 +373,7 @@ class ProposalGate:
                 if state.retry:
                     self.timers.schedule(min(state.retry.due_ms, now), state.proposal_id, "retry")
                 if not state.expiry_decided:
-                    self.timers.schedule(state.proposal["expires_at"], state.proposal_id, "expiry")
+                    self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
 
     async def close(self) -> None:
         await self.runner.close()

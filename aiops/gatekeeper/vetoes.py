@@ -6,20 +6,16 @@ which goes through the gate (policy and approvals) like any other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiops.core.catalog import InvalidAction
 from aiops.core.topics import PROPOSALS
 from aiops.gatekeeper.compensation import compensating_proposal
+from aiops.gatekeeper.contracts import Gate
+from aiops.gatekeeper.errors import PolicyUnavailable
 from aiops.gatekeeper.ledger import ApprovalEntry, ProposalState
-from aiops.gatekeeper.policy import PolicyUnavailable
 from aiops.gatekeeper.records import approvals_considered
 
-if TYPE_CHECKING:
-    from aiops.gatekeeper.step import ProposalGate
 
-
-async def after_execution(gate: ProposalGate, state: ProposalState, entry: ApprovalEntry) -> None:
+async def after_execution(gate: Gate, state: ProposalState, entry: ApprovalEntry) -> None:
     """Record an approval or rejection for a proposal that is executing or executed."""
     assert state.proposal is not None
     done = (f"proposal {state.proposal_id} was already executed (idempotency key "
@@ -55,12 +51,12 @@ async def after_execution(gate: ProposalGate, state: ProposalState, entry: Appro
         compensation = None
         reasons.append(f"gatekeeper: the catalog's compensating action does not fit this proposal: {exc}")
     if compensation is not None:
-        reasons.append(f"gatekeeper: proposed the compensating action {compensation['action']} as proposal "
-                       f"{compensation['id']} (it needs approval like any other)")
-        await gate.outputs.send(state.partition, PROPOSALS, compensation["id"],
-                                gate.codecs["Proposal"].encode(compensation))
+        reasons.append(f"gatekeeper: proposed the compensating action {compensation.action} as proposal "
+                       f"{compensation.id} (it needs approval like any other)")
+        await gate.outputs.send(state.partition, PROPOSALS, compensation.id,
+                                gate.codecs["Proposal"].encode(compensation.to_avro()))
     elif len(reasons) == 1:
-        reasons.append(f"gatekeeper: the catalog names no compensating action for {state.proposal['action']}")
+        reasons.append(f"gatekeeper: the catalog names no compensating action for {state.proposal.action}")
     await gate.write_decision(state, allow=False, trigger="veto", reasons=reasons, considered=considered,
                               answer=answer)
     await gate.persist(state)

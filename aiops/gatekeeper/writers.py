@@ -35,31 +35,15 @@ from aiokafka.errors import (
 )
 
 from aiops.core import metrics
-from aiops.core.deadletter import DeadLetter, RecordTooLarge, dead_letter_topic, send_dead_letter
-from aiops.core.errors import AiopsError
+from aiops.core.deadletter import DeadLetter, dead_letter_topic, send_dead_letter
+from aiops.core.errors import RecordTooLarge
+from aiops.gatekeeper.errors import Fenced, ProduceFailed
 
 log = logging.getLogger("gatekeeper.writers")
 
 # Errors that the same record will hit again however often it is sent.
 PERMANENT = (RecordTooLarge, MessageSizeTooLargeError, RecordListTooLargeError, CorruptRecordException)
 HEADER_OVERHEAD = 512  # record framing, timestamps, header names: a safe margin under the limit
-
-
-class Fenced(AiopsError):
-    """Another instance took this partition over: nothing more may be written (or executed) for it here."""
-
-    def __init__(self, partition: int):
-        super().__init__(f"partition {partition} was taken over by another gatekeeper instance (producer fenced)")
-        self.partition = partition
-
-
-class ProduceFailed(AiopsError):
-    """A write failed; `permanent` when the same record would fail again (too large, corrupt)."""
-
-    def __init__(self, error: BaseException, permanent: bool):
-        super().__init__(f"{type(error).__name__}: {error}")
-        self.error = error
-        self.permanent = permanent
 
 
 def record_size(key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None = None) -> int:

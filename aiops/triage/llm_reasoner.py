@@ -17,10 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops.core.catalog import ActionCatalog, InvalidAction
+from aiops.core.catalog import ActionCatalog
+from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
+from aiops.triage.errors import LlmRejected
+from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
+from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner, evidence_refs
 from aiops.triage.telemetry_prompt import TelemetryCaps, fenced_telemetry
+from streams.output_records import Proposer
 
 log = logging.getLogger(__name__)
 NAME = "llm-reasoner"
@@ -52,14 +57,10 @@ class _LlmAnswer(BaseModel):
     proposals: list[_LlmProposal] = Field(max_length=3)
 
 
-class LlmRejected(Exception):
-    """The model's answer cannot become a proposal; the message says why."""
-
-
 @dataclass
 class LlmOutcome:
     drafts: list[ProposalDraft]
-    proposer: dict[str, Any]
+    proposer: Proposer
     tokens: int = 0
     fallback_reason: str | None = None
 
@@ -84,7 +85,7 @@ def build_messages(ctx: TriageContext, catalog: ActionCatalog, caps: TelemetryCa
                                       "parameters": {p: s.kind for p, s in spec.parameters.items()}}
                                for name, spec in catalog.actions.items()}, sort_keys=True)
     # Only values this process chose stand outside the fence: the incident id it made, and where to act.
-    user = (f"Incident {ctx.incident['id']}. Act in environment {ctx.environment}, namespace {ctx.namespace}.\n"
+    user = (f"Incident {ctx.incident.id}. Act in environment {ctx.environment}, namespace {ctx.namespace}.\n"
             "Its telemetry and the documents retrieved for it, as JSON data:\n"
             + fenced_telemetry(ctx, caps or TelemetryCaps()))
     return [{"role": "system", "content": SYSTEM_PROMPT + catalog_json}, {"role": "user", "content": user}]
@@ -124,8 +125,8 @@ class LlmReasoner:
         return drafts
 
     def propose(self, ctx: TriageContext) -> LlmOutcome:
-        incident_id = ctx.incident["id"]
-        proposer = {"kind": "llm", "name": f"{NAME}:{self.model}", "version": VERSION, "note": None}
+        incident_id = ctx.incident.id
+        proposer = Proposer(kind="llm", name=f"{NAME}:{self.model}", version=VERSION)
         reason = None
         spent = 0
         for attempt in range(1, self.max_attempts + 1):
@@ -154,7 +155,7 @@ class LlmReasoner:
             return LlmOutcome(drafts, proposer, spent)
         fallback = self.fallback.propose(ctx)
         note = f"fell back to {fallback_name()}: {reason}"
-        return LlmOutcome(fallback, {"kind": "reasoner", "name": "runbook-reasoner", "version": "1", "note": note},
+        return LlmOutcome(fallback, Proposer(kind="reasoner", name=RUNBOOK_NAME, version=RUNBOOK_VERSION, note=note),
                           spent, fallback_reason=reason)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiops.core.limits import cap_map, cap_text
 from aiops.triage.context import TriageContext
+from streams.output_records import AlertRef, LogTemplateEvidence, SpanEvidence
 
 FENCE_OPEN = "<untrusted_telemetry>"
 FENCE_CLOSE = "</untrusted_telemetry>"
@@ -36,25 +37,24 @@ class TelemetryCaps:
     documents: int = 5
 
 
-def _alert(alert: dict[str, Any], caps: TelemetryCaps, chars: int) -> dict[str, Any]:
-    return {"name": cap_text(str(alert["name"]), chars), "service": cap_text(str(alert["service"]), chars),
-            "status": str(alert["status"]), "severity": str(alert.get("severity", "unknown")),
-            "labels": cap_map(alert.get("labels") or {}, caps.entries, chars),
-            "annotations": cap_map(alert.get("annotations") or {}, caps.entries, chars)}
+def _alert(alert: AlertRef, caps: TelemetryCaps, chars: int) -> dict[str, Any]:
+    return {"name": cap_text(alert.name, chars), "service": cap_text(alert.service, chars),
+            "status": str(alert.status), "severity": str(alert.severity),
+            "labels": cap_map(alert.labels, caps.entries, chars),
+            "annotations": cap_map(alert.annotations, caps.entries, chars)}
 
 
-def _log(evidence: dict[str, Any], caps: TelemetryCaps, chars: int) -> dict[str, Any]:
-    return {"service": cap_text(str(evidence["service"]), chars), "count": int(evidence["count"]),
-            "level": cap_text(str(evidence.get("level", "")), chars),
-            "template": cap_text(str(evidence["template"]), chars),
-            "examples": [cap_text(str(e), chars) for e in (evidence.get("examples") or [])[:caps.examples]]}
+def _log(evidence: LogTemplateEvidence, caps: TelemetryCaps, chars: int) -> dict[str, Any]:
+    return {"service": cap_text(evidence.service, chars), "count": evidence.count,
+            "level": cap_text(evidence.level, chars), "template": cap_text(evidence.template, chars),
+            "examples": [cap_text(e, chars) for e in evidence.examples[:caps.examples]]}
 
 
-def _span(span: dict[str, Any], caps: TelemetryCaps, chars: int) -> dict[str, Any]:
-    return {"kind": str(span["kind"]), "service": cap_text(str(span["service"]), chars),
-            "operation": cap_text(str(span["operation"]), chars), "duration_ms": float(span["duration_ms"]),
-            "message": cap_text(str(span.get("message") or ""), chars),
-            "attributes": cap_map(span.get("attributes") or {}, caps.entries, chars)}
+def _span(span: SpanEvidence, caps: TelemetryCaps, chars: int) -> dict[str, Any]:
+    return {"kind": str(span.kind), "service": cap_text(span.service, chars),
+            "operation": cap_text(span.operation, chars), "duration_ms": span.duration_ms,
+            "message": cap_text(span.message or "", chars),
+            "attributes": cap_map(span.attributes, caps.entries, chars)}
 
 
 def telemetry_document(ctx: TriageContext, caps: TelemetryCaps, chars: int) -> dict[str, Any]:
@@ -63,9 +63,9 @@ def telemetry_document(ctx: TriageContext, caps: TelemetryCaps, chars: int) -> d
     return {
         "services": [cap_text(str(s), chars) for s in ctx.services],
         "likely_root_cause": cap_text(str(ctx.root_service or "unknown"), chars),
-        "alerts": [_alert(a, caps, chars) for a in (incident.get("alerts") or [])[:caps.alerts]],
-        "log_templates": [_log(e, caps, chars) for e in (incident.get("log_evidence") or [])[:caps.log_templates]],
-        "spans": [_span(s, caps, chars) for s in (incident.get("span_evidence") or [])[:caps.spans]],
+        "alerts": [_alert(a, caps, chars) for a in incident.alerts[:caps.alerts]],
+        "log_templates": [_log(e, caps, chars) for e in incident.log_evidence[:caps.log_templates]],
+        "spans": [_span(s, caps, chars) for s in incident.span_evidence[:caps.spans]],
         "documents": [{"id": cap_text(doc.doc_id, chars), "kind": doc.kind, "title": cap_text(doc.title, chars),
                        "score": round(doc.score, 2),
                        "actions": [{"action": cap_text(str(a.get("action")), chars),

@@ -5,13 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiops.core.settings import Settings
-from connectors.executors.base import (
-    ExecutionRequest,
-    ExecutionResult,
-    ExecutorError,
-    OutcomeUnknown,
-    StatusUnavailable,
-)
+from connectors.errors import ExecutorError, OutcomeUnknown, StatusUnavailable
+from connectors.executors.base import ExecutionRequest, ExecutionResult
 from connectors.executors.http import HttpClient
 
 

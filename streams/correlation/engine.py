@@ -34,6 +34,7 @@ from streams.correlation.incident import (
 )
 from streams.correlation.rootcause import rank_root_cause
 from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+from streams.records import Alert
 
 MAX_RECENT_PER_SERVICE = 30
 
@@ -184,7 +185,7 @@ class Correlator:
         outputs += self._update_alert(incident, alert, now)
         return outputs
 
-    def _update_alert(self, incident: IncidentState, alert, now: float) -> list[Output]:
+    def _update_alert(self, incident: IncidentState, alert: Alert, now: float) -> list[Output]:
         previous = incident.alerts.get(alert.fingerprint)
         if previous is not None and previous.status == alert.status and previous.starts_at == alert.starts_at \
                 and previous.ends_at == alert.ends_at:

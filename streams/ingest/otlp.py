@@ -241,20 +241,31 @@ def _span(span: OtlpSpan, service: str, where: str) -> Span:
     )
 
 
+def _request_items(resources: Iterable[Any], path: tuple[str, ...], settings: Settings
+                   ) -> Iterator[tuple[str, str, Any]]:
+    """(service, where, item) for every span or log record of a request, resource by resource.
+
+    `path` names the three levels as OTLP/JSON does (resourceSpans, scopeSpans, spans); the service comes from
+    each resource's attributes, resolved once, when its first item is met (a resource without items needs none).
+    """
+    resource_field, scope_field, item_field = path
+    scopes_of, items_of = _snake(scope_field), _snake(item_field)
+    for ri, resource in enumerate(resources):
+        service: str | None = None
+        for si, scope in enumerate(getattr(resource, scopes_of)):
+            for ii, item in enumerate(getattr(scope, items_of)):
+                if service is None:
+                    service = _resource_service(attributes_text(resource.resource.attributes), settings,
+                                                f"{resource_field}[{ri}]")
+                yield service, f"{resource_field}[{ri}].{scope_field}[{si}].{item_field}[{ii}]", item
+
+
 def decode_spans(value: bytes | None, settings: Settings) -> list[Span]:
     """One message on otlp_spans into canonical spans (all of them, or IngestError for the whole message)."""
     request = parse_request(value, ExportTraceServiceRequest, settings.otlp_encoding,
                             settings.ingest_max_message_bytes)
-    spans = []
-    for ri, resource_spans in enumerate(request.resource_spans):
-        service: str | None = None
-        for si, scope_spans in enumerate(resource_spans.scope_spans):
-            for pi, span in enumerate(scope_spans.spans):
-                if service is None:
-                    service = _resource_service(attributes_text(resource_spans.resource.attributes), settings,
-                                                f"resourceSpans[{ri}]")
-                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                spans.append(check_fields(_span(span, service, where), settings.ingest_max_field_bytes))
+    spans = [check_fields(_span(span, service, where), settings.ingest_max_field_bytes)
+             for service, where, span in _request_items(request.resource_spans, _TRACE_ID_PATHS[0], settings)]
     if not spans:
         raise IngestError("ExportTraceServiceRequest holds no spans")
     return spans
@@ -290,17 +301,8 @@ def decode_logs(value: bytes | None, settings: Settings, now: datetime | None = 
     now = now or datetime.now(UTC)
     request = parse_request(value, ExportLogsServiceRequest, settings.otlp_encoding,
                             settings.ingest_max_message_bytes)
-    records = []
-    for ri, resource_logs in enumerate(request.resource_logs):
-        service: str | None = None
-        for si, scope_logs in enumerate(resource_logs.scope_logs):
-            for li, record in enumerate(scope_logs.log_records):
-                if service is None:
-                    service = _resource_service(attributes_text(resource_logs.resource.attributes), settings,
-                                                f"resourceLogs[{ri}]")
-                where = f"resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]"
-                records.append(check_fields(_log_record(record, service, where, now),
-                                            settings.ingest_max_field_bytes))
+    records = [check_fields(_log_record(record, service, where, now), settings.ingest_max_field_bytes)
+               for service, where, record in _request_items(request.resource_logs, _LOG_ID_PATHS[0], settings)]
     if not records:
         raise IngestError("ExportLogsServiceRequest holds no log records")
     return records
