@@ -181,6 +181,7 @@ class ExecutionStatus(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     skipped_duplicate = "skipped_duplicate"
+    outcome_unknown = "outcome_unknown"  # interrupted, and the executor cannot say: escalated to a person
 
 
 class Execution(CanonicalRecord):

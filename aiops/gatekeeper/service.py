@@ -202,7 +202,13 @@ class Gatekeeper:
                         safe = index  # an execution started: everything so far was committed first
                 await self.writers.commit(partition)
                 return
-            except ProduceFailed as exc:
+            except Exception as failure:
+                if isinstance(failure, Fenced):
+                    raise
+                # A failed write, or a bug met by this one record: either way it must not stop the process.
+                exc = failure if isinstance(failure, ProduceFailed) else ProduceFailed(failure, permanent=True)
+                if not isinstance(failure, ProduceFailed):
+                    log.exception("handling the record at %s failed", _where(records, index))
                 metrics.PRODUCE_FAILURES.labels(self.topics[GATEKEEPER_LEDGER], type(exc.error).__name__).inc()
                 await self.writers.abort(partition)
                 await self._reload(partition)
@@ -263,10 +269,12 @@ class Gatekeeper:
             await self.writers.commit(owner)
         except Fenced:
             await self._fenced_out(owner)
-        except ProduceFailed as exc:
+        except Exception as exc:  # a failed write (ProduceFailed), or a bug: roll back rather than stop
             # What was not committed never happened: the ledger (and the timers it restores) says what is owed.
-            metrics.PRODUCE_FAILURES.labels(self.topics[GATEKEEPER_LEDGER], type(exc.error).__name__).inc()
-            log.warning("writes for partition %d failed (%s); rolled back to its ledger", owner, exc)
+            error = exc.error if isinstance(exc, ProduceFailed) else exc
+            metrics.PRODUCE_FAILURES.labels(self.topics[GATEKEEPER_LEDGER], type(error).__name__).inc()
+            log.warning("work for partition %d failed (%s: %s); rolled back to its ledger", owner,
+                        type(error).__name__, error, exc_info=not isinstance(exc, ProduceFailed))
             await self.writers.abort(owner)
             await self._reload(owner)
 

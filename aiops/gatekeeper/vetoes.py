@@ -6,6 +6,8 @@ which goes through the gate (policy and approvals) like any other."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiops.core.catalog import InvalidAction
 from aiops.core.topics import PROPOSALS
 from aiops.gatekeeper.compensation import compensating_proposal
@@ -35,7 +37,7 @@ async def after_execution(gate: Gate, state: ProposalState, entry: ApprovalEntry
         await gate.persist(state)
         return
     vetoed_by = [str(name) for name in answer.result.get("rejected_by") or []]
-    considered = approvals_considered(state, answer, [entry])
+    considered = approvals_considered(replace(state, approvals=[entry]), answer, [entry])  # the rejection alone
     if not vetoed_by:
         await gate.write_decision(state, allow=False, trigger="veto", reasons=[
             f"{done}; the rejection is not a valid veto"], considered=considered, answer=answer)

@@ -68,14 +68,18 @@ def wait_for_leaders(settings: Settings, timeout_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running_harness(services, tmp_path: Path, opa_binary: Path, approver_keys, bundle_approvers,
-                          **overrides) -> AsyncIterator[Harness]:
-    """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness."""
+                          webhook_status: bool = False, **overrides) -> AsyncIterator[Harness]:
+    """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness.
+
+    With `webhook_status`, the webhook executor can look calls up (the simulator's /hooks/operations/{key})."""
     from aiops.gatekeeper.service import Gatekeeper
 
     prefix = f"t-{uuid.uuid4().hex[:8]}."
     opa = OpaServer(opa_binary, Settings().policy_dir, tmp_path, bundle_approvers)
     opa.start()
     with PlatformCtlServer() as platform:
+        if webhook_status:
+            overrides["webhook_status_url"] = f"{platform.url}/hooks/operations/{{idempotency_key}}"
         settings = prefixed_settings(services, prefix, opa_url=opa.url, platform_ctl_url=platform.url,
                                      webhook_url=f"{platform.url}/hooks/actions", **overrides)
         await asyncio.to_thread(create_topics, settings)
