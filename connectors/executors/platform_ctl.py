@@ -56,15 +56,8 @@ class PlatformCtlExecutor:
 
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
         url = f"{self._require_url()}/v1/operations/{quote(idempotency_key, safe='')}"
-        try:
-            status, text, body = await self.http.request("GET", url)
-        except ExecutorError as exc:
-            raise OutcomeUnknown(str(exc)) from exc
-        if status == 404:
-            return None
-        if status == 200:
-            return _result(status, text, body)
-        raise OutcomeUnknown(f"platform-ctl status lookup answered HTTP {status}: {text[:200]}")
+        found = await self.http.look_up(url, "platform-ctl")
+        return None if found is None else _result(*found)
 
     async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
         """The target's pod count (GET /v1/targets/{env}/{ns}/{service}) or its node's (GET /v1/nodes/{node})."""

@@ -39,19 +39,15 @@ class WebhookExecutor:
             # A plain webhook has no status endpoint: the outcome of an interrupted call stays unknown, and the
             # action is not sent again (at most once); the gatekeeper escalates to a person.
             raise StatusUnavailable("the webhook has no status URL (AIOPS_WEBHOOK_STATUS_URL) to look the call up")
-        url = self.status_url.replace("{idempotency_key}", quote(idempotency_key, safe=""))
-        try:
-            status, text, body = await self.http.request("GET", url)
-        except ExecutorError as exc:
-            raise OutcomeUnknown(str(exc)) from exc
-        if status == 404:
+        found = await self.http.look_up(self.status_url.replace("{idempotency_key}", quote(idempotency_key, safe="")),
+                                        "webhook")
+        if found is None:
             return None
-        if status == 200:
-            state = str((body or {}).get("status", "succeeded")).lower() if isinstance(body, dict) else "succeeded"
-            if state == "failed":
-                return ExecutionResult("failed", text, str((body or {}).get("error") or "the webhook reported failure"))
-            return ExecutionResult("succeeded", text, details={"http_status": status})
-        raise OutcomeUnknown(f"webhook status lookup answered HTTP {status}: {text[:200]}")
+        status, text, body = found
+        answer = body if isinstance(body, dict) else {}
+        if str(answer.get("status", "succeeded")).lower() == "failed":
+            return ExecutionResult("failed", text, str(answer.get("error") or "the webhook reported failure"))
+        return ExecutionResult("succeeded", text, details={"http_status": status})
 
     async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
         return None  # a plain webhook has no read API: the catalog's worst case applies

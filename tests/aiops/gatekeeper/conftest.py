@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -117,6 +118,16 @@ async def harness(services, tmp_path_factory, opa_binary, approver_keys, bundle_
     async with running_harness(services, tmp_path_factory.mktemp("gk"), opa_binary, approver_keys,
                                bundle_approvers) as h:
         yield h
+
+
+@pytest.fixture(scope="module")
+def cli_env(harness, tmp_path_factory) -> dict[str, str]:
+    """The environment for `aiops` commands that talk to the module's harness, with their own key directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
+    env.update({"AIOPS_KAFKA_BOOTSTRAP": harness.settings.kafka_bootstrap,
+                "AIOPS_TOPIC_PREFIX": harness.settings.topic_prefix,
+                "AIOPS_KEY_DIR": str(tmp_path_factory.mktemp("cli-keys")), "COLUMNS": "200"})
+    return env
 
 
 @pytest.fixture

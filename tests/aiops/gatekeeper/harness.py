@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -193,6 +196,12 @@ class Harness:
     def assert_not_executed(self, proposal_id: str) -> None:
         assert self.platform.posts(proposal_id) == [], f"platform-ctl was called for {proposal_id}"
         assert self.executions.of(proposal_id) == [], f"an Execution record exists for {proposal_id}"
+
+
+def aiops(args: list[str], env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
+    """The `aiops` command, run to the end (output captured as text)."""
+    return subprocess.run([str(Path(sys.executable).with_name("aiops")), *args], env=env, capture_output=True,
+                          text=True, timeout=timeout_s, check=False)
 
 
 def params(action: str, **overrides: Any) -> dict[str, Any]:

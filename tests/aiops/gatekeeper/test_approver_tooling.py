@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +17,7 @@ from aiops.gatekeeper.lookup import Candidate, choose
 from aiops.gatekeeper.revocation import revoke, verify
 from streams.output_records import Proposal
 from tests import samples
-from tests.aiops.gatekeeper.harness import params
+from tests.aiops.gatekeeper.harness import aiops, params
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -99,20 +96,6 @@ def test_revoke_removes_every_key_of_the_approver_with_a_signed_record(bundle):
 # --- end to end against the gatekeeper ---------------------------------------------------------------------------
 
 pytestmark = pytest.mark.integration
-
-
-def aiops(args: list[str], env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("aiops")), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout_s, check=False)
-
-
-@pytest.fixture(scope="module")
-def cli_env(harness, tmp_path_factory) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
-    env.update({"AIOPS_KAFKA_BOOTSTRAP": harness.settings.kafka_bootstrap,
-                "AIOPS_TOPIC_PREFIX": harness.settings.topic_prefix,
-                "AIOPS_KEY_DIR": str(tmp_path_factory.mktemp("tooling-keys")), "COLUMNS": "200"})
-    return env
 
 
 async def opa_approvers(harness, predicate, timeout_s: float = 30.0) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,16 +24,11 @@ from tests.aiops.gatekeeper.conftest import prefixed_settings, wait_for_leaders
 from tests.aiops.gatekeeper.doubles import OpaServer, PlatformCtlServer
 from tests.aiops.gatekeeper.harness import Harness, TopicReader, params
 from tests.aiops.gatekeeper.opa_proxy import OpaProxy
+from tests.aiops.gatekeeper.test_crash import start_gatekeeper
 from tests.kafka_io import delete_prefixed_topics
 
 pytestmark = pytest.mark.integration
 SESSION_S = 6
-
-
-def start_gatekeeper(env: dict[str, str], log: Path, **extra: str) -> subprocess.Popen:
-    aiops = Path(sys.executable).with_name("aiops")
-    return subprocess.Popen([str(aiops), "gatekeeper", "--loglevel", "info"], env={**env, **extra},
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
 async def wait_for_log(log: Path, text: str, timeout_s: float) -> None:
@@ -82,7 +76,7 @@ async def test_a_paused_owner_that_wakes_up_late_is_fenced_and_executes_nothing(
                                        read_committed=True).start()
         harness = Harness(settings, opa, platform, approver_keys, producer, decisions, executions)
         log_a, log_b = tmp_path / "gatekeeper-a.log", tmp_path / "gatekeeper-b.log"
-        a = start_gatekeeper(env, log_a, AIOPS_OPA_URL=proxy.url, AIOPS_GATEKEEPER_INSTANCE_ID="gk-a")
+        a = start_gatekeeper({**env, "AIOPS_OPA_URL": proxy.url, "AIOPS_GATEKEEPER_INSTANCE_ID": "gk-a"}, log_a)
         b = None
         try:
             proposal = await harness.propose("toggle_feature_flag", params("toggle_feature_flag"))
@@ -91,7 +85,7 @@ async def test_a_paused_owner_that_wakes_up_late_is_fenced_and_executes_nothing(
             await harness.approve("bob", proposal)
             assert await asyncio.to_thread(proxy.wait_for_held, 1, 30), "A never asked OPA about the approval"
             os.kill(a.pid, signal.SIGSTOP)  # A is frozen while it waits for OPA's answer
-            b = start_gatekeeper(env, log_b, AIOPS_OPA_URL=opa.url, AIOPS_GATEKEEPER_INSTANCE_ID="gk-b")
+            b = start_gatekeeper({**env, "AIOPS_OPA_URL": opa.url, "AIOPS_GATEKEEPER_INSTANCE_ID": "gk-b"}, log_b)
             # A's session expires, the group rebalances, B takes the partition (fencing A) and executes.
             done = await harness.execution(proposal["id"], "succeeded", timeout_s=90)
             await wait_for_log(log_b, "took partition 0", 10)
