@@ -3,10 +3,11 @@
 The one decode → dead-letter path every consumer uses, Faust agent or aiokafka loop: `decode_or_letter`
 turns a message into its decoded value or a `DeadLetter` that keeps the original bytes next to the error;
 `send_dead_letter` logs it, counts it (`aiops_dead_letters_total`) and copies the original key and value to
-`<topic>.dlq` through whatever producer the consumer has, so a fixed consumer can replay them. A value larger
-than `copy_limit` is copied truncated, with a header giving its full size (the original stays in the input
-topic, at the offset the headers name, while it is retained); the error goes whole into the headers. When
-even that cannot be sent, the dead letter still goes out with a null value and a header saying why.
+`<topic>.dlq` through whatever producer the consumer has, so a fixed consumer can replay them. A value the
+producer cannot send (larger than it may) is copied truncated to its first bytes, with a header giving its full
+size (the original stays in the input topic, at the offset the headers name, while it is retained); the error
+goes whole into the headers. When even that cannot be sent, the dead letter still goes out with a null value
+and a header saying why.
 
 Every consumer bounds what it reads: `decode_or_letter(..., max_bytes=...)` refuses a record larger than the
 limit before decoding it (`RecordTooLarge`), so no record's size can make a decoder take a process down.
@@ -147,27 +148,35 @@ def _log(letter: DeadLetter) -> None:
         log.error("unexpected %s on %s, dead-lettered: %s", letter.error_class, letter.where, letter.reason[:200])
 
 
-def copy_of(letter: DeadLetter, copy_limit: int = DEFAULT_COPY_BYTES) -> tuple[bytes | None, Headers]:
-    """The value a dead letter carries (the original, or its first `copy_limit` bytes) and its headers."""
-    value = letter.value
-    if value is None or len(value) <= copy_limit:
-        return value, letter.headers()
-    note = f"{len(value)} bytes, first {copy_limit} copied".encode()
+def truncated_copy(letter: DeadLetter, copy_limit: int = DEFAULT_COPY_BYTES) -> tuple[bytes | None, Headers]:
+    """The first `copy_limit` bytes of the original and the headers saying how big it was."""
+    value = letter.value or b""
+    note = f"{len(value)} bytes, first {min(copy_limit, len(value))} copied".encode()
     return value[:copy_limit], [*letter.headers(), (VALUE_TRUNCATED, note)]
 
 
 async def send_dead_letter(letter: DeadLetter, send: SendDeadLetter, copy_limit: int = DEFAULT_COPY_BYTES) -> None:
-    """Log, count and copy the original (truncated past `copy_limit`) to `<topic>.dlq` with the error in headers
-    (the value-dropped fallback when even that cannot be sent)."""
+    """Log, count and copy the original to `<topic>.dlq` with the whole error in headers.
+
+    The original goes whole when the producer takes it (so a fixed consumer can replay it); when it does not
+    (larger than the producer may send), its first `copy_limit` bytes go, with a header giving its size; when even
+    that fails, a dead letter with a null value and a header saying why.
+    """
     _log(letter)
     metrics.DEAD_LETTERS.labels(letter.topic, letter.error_class).inc()
-    value, headers = copy_of(letter, copy_limit)
     try:
-        await send(letter, value, headers)
-    except Exception as exc:  # e.g. larger than the producer may send: say where the original stays
+        await send(letter, letter.value, letter.headers())
+        return
+    except Exception as exc:  # e.g. larger than the producer may send: copy its start
+        log.warning("cannot copy %s whole to its dead-letter topic (%s): copying its first %d bytes", letter.where,
+                    exc, copy_limit)
+        first_error = exc
+    try:
+        await send(letter, *truncated_copy(letter, copy_limit))
+    except Exception as exc:  # say where the original stays
         log.error("cannot copy %s to its dead-letter topic: %s", letter.where, exc)
-        dropped = f"{len(letter.value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
-        await send(letter, None, [*letter.headers(), (VALUE_DROPPED, dropped)])
+        dropped = f"{len(letter.value or b'')} bytes not copied: {first_error}; {exc}"[:1000]
+        await send(letter, None, [*letter.headers(), (VALUE_DROPPED, dropped.encode("utf-8", "replace"))])
 
 
 def skip_undecodable(letter: DeadLetter, follower: str) -> None:

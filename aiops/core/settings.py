@@ -93,13 +93,14 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         None, description="embedding model at llm_base_url; when set, search fuses BM25 with dense vectors")
 
-    # Every consumer: the largest record it decodes (larger ones are dead-lettered before decoding, with a
-    # truncated copy), and how much of an original a dead letter copies.
+    # Every consumer: the largest record it decodes (larger ones are dead-lettered before decoding), and how much
+    # of an original a dead letter copies when it cannot copy it whole.
     max_record_bytes: int = Field(
         1_000_000, ge=65_536, description="a consumed record (key and value) larger than this is dead-lettered "
         "before decoding; also the largest record the gatekeeper writes")
     dead_letter_copy_bytes: int = Field(
-        65_536, ge=1024, description="a dead letter copies at most this much of the original value")
+        65_536, ge=1024, description="a dead letter whose original the producer cannot take whole copies this much "
+        "of it")
 
     # Ingestion: the normalize agents (streams/ingest) and the bridges (connectors/)
     ingest_max_message_bytes: int = Field(

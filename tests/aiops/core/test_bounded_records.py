@@ -28,6 +28,8 @@ async def test_the_dead_letter_copies_the_start_and_says_how_big_the_original_wa
     sent = []
 
     async def send(letter, value, headers):
+        if value is not None and len(value) > 10_000:
+            raise ValueError("larger than the producer may send")
         sent.append((value, read_headers(headers)))
 
     error = RecordTooLarge("e" * 20_000)  # long errors go whole into the headers
@@ -44,3 +46,15 @@ def test_text_and_map_caps_say_they_cut():
     assert len(cut) == 20 and cut.endswith(TRUNCATED)
     assert cap_map({f"k{i}": "v" * 50 for i in range(10)}, 3, 20) == {
         f"k{i}": cap_text("v" * 50, 20) for i in range(3)}
+
+
+async def test_an_original_the_producer_takes_is_copied_whole():
+    sent = []
+
+    async def send(letter, value, headers):
+        sent.append((value, read_headers(headers)))
+
+    await send_dead_letter(DeadLetter.of(RawMessage(b"k", b"v" * 100_000, "t", 1, 9), RecordTooLarge("x")), send,
+                           copy_limit=4096)
+    [(value, headers)] = sent
+    assert value == b"v" * 100_000 and VALUE_TRUNCATED not in headers
