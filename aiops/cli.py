@@ -17,6 +17,7 @@ from aiops.dashboards import cli as dashboards
 from aiops.demo import cli as demo
 from aiops.feed import cli as feed
 from aiops.gatekeeper import cli as gatekeeper
+from aiops.mcp import cli as mcp
 from aiops.memory import cli as memory
 from aiops.stack import cli as stack
 from connectors import cli as connectors
@@ -33,6 +34,7 @@ SUBSYSTEMS = (
     connectors,  # connect
     gatekeeper,  # gatekeeper, approve, reject, keys, approvals
     memory,  # memory, handbook
+    mcp,  # mcp
     feed,  # feed
     dashboards,  # dashboards
     demo,  # replay, demo

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,19 +125,21 @@ def log_tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextmanager
-def running(command: Sequence[str], log_path: Path, ready_url: str, env: dict[str, str] | None = None,
-            timeout_s: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a process, wait until ready_url answers 200, and stop it (SIGTERM, then SIGKILL) afterwards."""
+def running(command: Sequence[str], log_path: Path, ready_url: str | Callable[[], bool],
+            env: dict[str, str] | None = None, timeout_s: float = 30.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a process, wait until ready_url answers 200 (or the `ready_url` check holds), and stop it (SIGTERM,
+    then SIGKILL) afterwards."""
+    ready = ready_url if callable(ready_url) else lambda: answers(ready_url)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
         try:
             deadline = time.monotonic() + timeout_s
-            while not answers(ready_url):
+            while not ready():
                 if process.poll() is not None:
                     raise AssertionError(f"{command[0]} exited with {process.returncode}:\n{log_tail(log_path)}")
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"{ready_url} did not answer within {timeout_s:.0f} s:\n"
+                    raise AssertionError(f"{command[0]} was not ready within {timeout_s:.0f} s:\n"
                                          f"{log_tail(log_path)}")
                 time.sleep(0.1)
             yield process

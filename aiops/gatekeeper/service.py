@@ -26,10 +26,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError, ProducerFenced
 
-from aiops.core import metrics
+from aiops.core import fetch_guard, metrics
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.catalog import ActionCatalog
 from aiops.core.deadletter import DeadLetter
+from aiops.core.fetch_guard import FetchFailure, fetch_failure
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
 from aiops.gatekeeper.errors import BadRecord, Fenced, GatekeeperError, ProduceFailed
@@ -76,6 +77,7 @@ class Gatekeeper:
     async def run(self) -> None:
         bootstrap = self.settings.kafka_bootstrap
         _quiet_fenced_futures(asyncio.get_running_loop())
+        fetch_guard.install()  # an unreadable record batch must not block a partition
         try:
             await self._check_topics()
             await self._start_execution_tail()
@@ -225,6 +227,11 @@ class Gatekeeper:
 
     async def _handle(self, record: Any, lettered: set[int], index: int) -> None:
         metrics.RECORDS_IN.labels(record.topic).inc()
+        unreadable = fetch_failure(record.headers)
+        if unreadable:  # a batch the fetcher could not read (fetch_guard): its marker is dead-lettered
+            await self._dead_letter(record, FetchFailure(unreadable))
+            lettered.add(index)
+            return
         try:
             if record.topic == self.topics[PROPOSALS]:
                 await self.gate.on_proposal(record)
@@ -326,6 +333,8 @@ class Gatekeeper:
                 batch = await reader.getmany(*remaining, timeout_ms=1000)
                 for records in batch.values():
                     for record in records:
+                        if fetch_failure(record.headers):  # logged and counted by the guard; not a deletion
+                            continue
                         self.gate.restore_entry(record.key, record.value)
                 for tp in list(remaining):
                     if await reader.position(tp) >= end[tp]:

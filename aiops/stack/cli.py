@@ -50,8 +50,8 @@ def stack_provision() -> None:
 
 
 @stack_app.command("which")
-def stack_which(tool: str = typer.Argument(..., help="opa")) -> None:
-    """Print the path of a cached tool binary (for scripts)."""
+def stack_which(tool: str = typer.Argument(..., help="opa, alertmanager, amtool or otelcol")) -> None:
+    """Print the path of a cached tool binary, building it first when missing (for scripts)."""
     from aiops.stack import components
 
     typer.echo(str(components.binary(Settings(), tool)))

@@ -12,9 +12,22 @@ from typing import Any
 from aiops.core.limits import cap_map
 from streams.correlation.incident import MAX_ENTRY_CHARS, MAX_SPAN_ATTRIBUTES
 from streams.correlation.signals import EdgeSignal, SpanSignal
-from streams.records import Span, SpanKind
+from streams.records import Placement, Span, SpanKind
 
 MAX_TRACES = 20_000
+MAX_STACKTRACE_CHARS = 4000  # evidence, not a core dump: the top of the stack says where
+
+
+def _origin(span: Span) -> dict[str, Any]:
+    """Where the span ran and the exception it recorded, for its signal."""
+    placement = Placement.of(span.service, span.resource)
+    exception = span.exception
+    attributes = exception.attributes if exception else {}
+    stacktrace = attributes.get("exception.stacktrace")
+    return {"placement": placement if placement.known else None,
+            "exception_type": attributes.get("exception.type"),
+            "exception_message": attributes.get("exception.message"),
+            "exception_stacktrace": stacktrace[:MAX_STACKTRACE_CHARS] if stacktrace else None}
 
 
 @dataclass(frozen=True)
@@ -85,14 +98,15 @@ class SpanProfiler:
                                       operation=span.name, evidence="error", duration_ms=span.duration_ms,
                                       baseline_ms=baseline["mean_ms"] if baseline["n"] else None,
                                       message=span.status_message, event_time=span.end_time,
-                                      attributes=self._attributes(span)))
+                                      attributes=self._attributes(span), **_origin(span)))
         elif (baseline["n"] >= self.config.min_samples
               and span.duration_ms > self.config.slow_factor * baseline["mean_ms"]
               and span.duration_ms - baseline["mean_ms"] > self.config.slow_min_ms):
             signals.append(SpanSignal(trace_id=span.trace_id, span_id=span.span_id, service=span.service,
                                       operation=span.name, evidence="slow", duration_ms=span.duration_ms,
                                       baseline_ms=baseline["mean_ms"], message=span.status_message,
-                                      event_time=span.end_time, attributes=self._attributes(span)))
+                                      event_time=span.end_time, attributes=self._attributes(span),
+                                      **_origin(span)))
         if not errored:  # errors (timeouts especially) would drag the baseline towards the failure
             alpha = self.config.ewma_alpha if baseline["n"] else 1.0
             self.baselines[key] = {"n": baseline["n"] + 1,

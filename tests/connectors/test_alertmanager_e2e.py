@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,6 +72,9 @@ def test_real_alertmanager_fires_and_resolves_through_the_bridge(settings, norma
          {"summary": "orders-db volume 97% full"}),
         ({"alertname": name, "job": "payments-db", "severity": "warning", "env": "prod"}, {}),
         ({"alertname": name, "instance": "db-9:9100", "severity": "info"}, {}),  # no service label at all
+        # Values in any script: the fingerprint is over the UTF-8 bytes.
+        ({"alertname": name, "app": "søk-api", "severity": "P2", "zone": "東京-1", "a_long_label_name": "x" * 200},
+         {}),
     ]
 
     with running([AIOPS, "connect", "alertmanager", "--port", str(bridge_port)], tmp_path / "bridge.log",
@@ -84,9 +88,9 @@ def test_real_alertmanager_fires_and_resolves_through_the_bridge(settings, norma
                    *[f"--annotation={k}={v}" for k, v in annotations.items()],
                    "--generator-url=http://prometheus:9090/graph", f"--start={rfc3339(started)}")
         queried = json.loads(amtool(binaries["amtool"], am_url, "-o", "json", "alert", "query", f"alertname={name}"))
-        fingerprints = {a["labels"]["service" if "service" in a["labels"] else "job" if "job" in a["labels"]
-                                   else "instance"]: a["fingerprint"] for a in queried}
-        assert len(fingerprints) == 3
+        fingerprints = {next(a["labels"][n] for n in ("service", "job", "app", "instance") if n in a["labels"]):
+                        a["fingerprint"] for a in queried}
+        assert len(fingerprints) == 4
         # The generic format's fingerprint is Alertmanager's own algorithm.
         assert {labels_fingerprint(labels) for labels, _ in fired} == set(fingerprints.values())
 
@@ -101,6 +105,20 @@ def test_real_alertmanager_fires_and_resolves_through_the_bridge(settings, norma
             got = raw.wait_until(statuses("firing"), 60, "the firing alerts from Alertmanager",
                                diagnostics=lambda: (tmp_path / "bridge.log").read_text()[-2000:])
             firing = {r.key.decode(): json.loads(r.value) for r in got if r.key in ours}
+            # What Alertmanager sends as each alert's fingerprint is what we compute for the same labels, so a
+            # sender without fingerprints (Alertmanager before 0.19, look-alike tools) pairs up the same way.
+            assert all(labels_fingerprint(alert["labels"]) == fp for fp, alert in firing.items())
+            # And the same alerts posted as an Alertmanager before 0.19 would (no fingerprints) get the same keys.
+            fields = ("status", "labels", "annotations", "startsAt", "endsAt", "generatorURL")
+            older = {"version": "4", "receiver": "replayed", "status": "firing", "groupKey": "{}:{}",
+                     "alerts": [{k: a[k] for k in fields} for a in firing.values()]}
+            request = urllib.request.Request(f"http://127.0.0.1:{bridge_port}/webhook", json.dumps(older).encode(),
+                                             {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert json.loads(answer.read())["records"] == 4
+            replayed = raw.wait_until(lambda rs: sum(r.key in ours and json.loads(r.value)["receiver"] == "replayed"
+                                                   for r in rs) == 4, 30, "the alerts posted without fingerprints")
+            assert {r.key for r in replayed if r.key in ours and json.loads(r.value)["receiver"] == "replayed"} == ours
             orders = firing[fingerprints["orders-db"]]
             assert orders["fingerprint"] == fingerprints["orders-db"] and orders["status"] == "firing"
             assert orders["labels"] == fired[0][0] and orders["annotations"] == fired[0][1]

@@ -206,3 +206,38 @@ async def test_kafka_unreachable_gets_503(settings):
             assert resp.status == 503 and resp.headers["Retry-After"] == "5"
             error = status_pb2.Status.FromString(await resp.read())
         assert error.code == code_pb2.UNAVAILABLE and "_MSG_TIMED_OUT" in error.message
+
+
+async def test_partial_success_forwards_the_good_records_and_dead_letters_the_bad_one(settings, normalize_worker):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    from aiops.core.deadletter import ERROR_MESSAGE, ORIGINAL_POSITION, ORIGINAL_SERVICE
+    from tests.streams.ingest.test_otlp_records import batched_logs
+
+    tag = uuid.uuid4().hex[:8]
+    request = batched_logs()
+    for resource_logs in request.resource_logs:
+        for kv in resource_logs.resource.attributes:
+            if kv.key == "service.name":
+                kv.value.string_value = f"{kv.value.string_value}-{tag}"
+    async with receiver(receiver_settings(settings, normalize_worker.prefix)) as url:
+        status, _, body = await post(f"{url}/v1/logs", request.SerializeToString(), "application/x-protobuf")
+        assert status == 200
+        answer = ExportLogsServiceResponse.FromString(body)
+        assert answer.partial_success.rejected_log_records == 1
+        assert answer.partial_success.error_message == (
+            f"resourceLogs[2].scopeLogs[0].logRecords[0] (service search-api-{tag}): field 'message' is 74000 bytes, "
+            "over the 65536-byte limit")
+        status, _, body = await post(f"{url}/v1/logs", to_otlp_json(request), "application/json")
+        assert (status, json.loads(body)["partialSuccess"]["rejectedLogRecords"]) == (200, "1")
+
+    with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("otlp_logs.dlq")) as dlq:
+        got = dlq.wait_until(lambda rs: sum(r.headers.get(ORIGINAL_SERVICE) == f"search-api-{tag}" for r in rs) == 2,
+                           30, "the oversized record's dead letters")
+    letter = next(r for r in got if r.headers.get(ORIGINAL_SERVICE) == f"search-api-{tag}")
+    assert letter.headers[ORIGINAL_POSITION] == "resourceLogs[2].scopeLogs[0].logRecords[0]"
+    assert "74000 bytes" in letter.headers[ERROR_MESSAGE]
+    assert len(log_records_in(letter.value)) == 1
+    with TopicReader(settings.kafka_bootstrap, normalize_worker.topic("aiops.logs")) as canonical:
+        canonical.wait_until(lambda rs: sum(r.key.decode().endswith(tag) for r in rs if r.key) == 200, 60,
+                           "the 100 good records of both requests", diagnostics=normalize_worker.logs)

@@ -50,7 +50,7 @@ def test_span_profiler_passes_attributes_on_capped():
 
 
 def test_snapshots_written_before_labels_and_attributes_still_decode():
-    old = AvroSchema.from_file(PROJECT_ROOT / "schemas" / "history" / "incident-v1.avsc")
+    old = AvroSchema.from_file(PROJECT_ROOT / "schemas" / "history" / "incident-2.avsc")
     record = sample_incident()
     for item in record["alerts"]:
         item.pop("labels", None)

@@ -29,6 +29,11 @@ def reason(document, settings=SETTINGS) -> str:
     return caught.value.reason
 
 
+def rejections(document, settings=SETTINGS) -> list[str]:
+    """The per-alert verdicts of a payload whose other alerts were read."""
+    return [r.describe() for r in decode(document, settings).rejected]
+
+
 def test_webhook_payload_keeps_alertmanager_fields():
     [alert] = decode(samples.webhook_payload())
     assert alert.fingerprint == "3f2a9c1d0b7e6a55"
@@ -81,8 +86,13 @@ def test_no_service_names_the_labels_looked_for():
     alert["labels"] = {"alertname": "X", "instance": "db-1:9187"}
     assert reason(alert) == "no service: none of labels service, job, app"
     ok = samples.webhook_alert()
-    assert reason(samples.webhook_payload(ok, ok, alert)) == \
-        "alerts[2]: no service: none of labels service, job, app"
+    decoded = decode(samples.webhook_payload(ok, ok, alert))
+    assert len(decoded) == 2 and rejections(samples.webhook_payload(ok, ok, alert)) == [
+        "alerts[2]: no service: none of labels service, job, app"]
+    # The dead letter holds that alert alone, with the payload fields it needs to stand on its own.
+    alone = json.loads(decoded.rejected[0].original)
+    assert alone["labels"] == alert["labels"] and alone["receiver"] == "aiops" and alone["version"] == "4"
+    assert alone["fingerprint"] == alert["fingerprint"]
 
 
 @pytest.mark.parametrize(("word", "severity"), [
@@ -105,22 +115,50 @@ def test_trace_id_from_label_or_annotation():
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda p: p["alerts"][0].update(labels=[]), "alerts[0].labels: expected an object, got array"),
-    (lambda p: p["alerts"][0]["labels"].update(env=3), "alerts[0].labels.env: expected a string, got number"),
-    (lambda p: p["alerts"][0].update(startsAt="yesterday"), "alerts[0].startsAt: not an RFC3339 time"),
-    (lambda p: p["alerts"][0].update(startsAt="2026-11-26T10:00:00"), "alerts[0].startsAt: not an RFC3339 time"),
-    (lambda p: p["alerts"][0].update(endsAt=17), "alerts[0].endsAt: not an RFC3339 time"),
-    (lambda p: p["alerts"][0].update(status="pending"), "alerts[0].status: expected 'firing' or 'resolved'"),
-    (lambda p: p["alerts"][0].pop("fingerprint"), "alerts[0].fingerprint: missing"),
-    (lambda p: p.update(version="3"), "version: expected '4'"),
+    (lambda p: p["alerts"][0].update(labels=[]), "alerts[0]: labels: expected an object, got array"),
+    (lambda p: p["alerts"][0]["labels"].update(env=3), "alerts[0] (service orders-db): labels.env: expected a "
+                                                       "string, got number"),
+    (lambda p: p["alerts"][0].update(startsAt="yesterday"), "alerts[0] (service orders-db): startsAt: not an "
+                                                            "RFC3339 time"),
+    (lambda p: p["alerts"][0].update(startsAt="2026-11-26T10:00:00"), "alerts[0] (service orders-db): startsAt: "
+                                                                      "not an RFC3339 time"),
+    (lambda p: p["alerts"][0].update(endsAt=17), "alerts[0] (service orders-db): endsAt: not an RFC3339 time"),
+    (lambda p: p["alerts"][0].update(status="pending"), "alerts[0] (service orders-db): status: expected 'firing' "
+                                                        "or 'resolved'"),
+    (lambda p: p["alerts"][0]["labels"].pop("alertname"), "alerts[0] (service orders-db): no alertname label"),
+    (lambda p: p["alerts"].append(None), "alerts[2]: expected an object, got null"),
+])
+def test_unreadable_alert_is_rejected_alone_and_says_where(mutate, expected):
+    payload = samples.webhook_payload(samples.webhook_alert(), samples.webhook_alert(service="payments-db"))
+    mutate(payload)
+    decoded = decode(payload)
+    assert [r.describe() for r in decoded.rejected] == [expected]
+    assert len(decoded) == (2 if expected.startswith("alerts[2]") else 1)  # the others go on
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
     (lambda p: p.update(alerts={}), "alerts: expected an array, got object"),
     (lambda p: p.update(alerts=[]), "alerts: expected at least 1 item(s)"),
-    (lambda p: p["alerts"][0]["labels"].pop("alertname"), "alerts[0]: no alertname label"),
+    (lambda p: p.update(alerts=None), "alerts: missing"),
 ])
-def test_malformed_webhook_payload_says_where(mutate, expected):
+def test_payload_without_alerts_is_refused_whole(mutate, expected):
     payload = samples.webhook_payload()
     mutate(payload)
     assert reason(payload) == expected
+
+
+def test_missing_fingerprint_is_computed_as_alertmanager_does():
+    # Alertmanager before 0.19 and tools imitating its webhook send no fingerprint: dedup and resolve must pair.
+    firing = {k: v for k, v in samples.webhook_alert().items() if k != "fingerprint"}
+    resolved = {**firing, "status": "resolved", "endsAt": "2026-11-26T10:30:00Z"}
+    older = {k: v for k, v in samples.webhook_payload(firing).items() if k != "truncatedAlerts"}
+    [fired] = decode(older)
+    [ended] = decode(samples.webhook_payload(resolved, status="resolved"))
+    assert fired.fingerprint == ended.fingerprint == labels_fingerprint(firing["labels"])
+    # Other versions and null maps, as imitating tools write them, are read too.
+    [alert] = decode({**samples.webhook_payload(firing), "version": "5", "commonAnnotations": None,
+                      "alerts": [{**firing, "annotations": None, "generatorURL": None}]})
+    assert alert.annotations == {} and alert.generator_url is None
 
 
 def test_generic_alert_with_computed_fingerprint():
@@ -197,5 +235,58 @@ def test_avro_round_trip_of_decoded_alert():
 def test_json_types_in_webhook_are_not_coerced():
     payload = samples.webhook_payload()
     payload["alerts"][0]["fingerprint"] = 1234
-    assert reason(payload) == "alerts[0].fingerprint: expected a string, got number"
+    assert rejections(payload) == ["alerts[0] (service orders-db): fingerprint: expected a string, got number"]
     assert json.loads(to_json_bytes(samples.webhook_payload()))["version"] == "4"
+
+
+def test_grafana_webhook_keeps_fingerprint_values_and_links():
+    second = {**samples.grafana_alert(service="cart-api"), "fingerprint": "", "values": None, "valueString": "",
+              "dashboardURL": "", "panelURL": "", "imageURL": "http://grafana:3000/public/img/a.png"}
+    second.pop("fingerprint")
+    first, other = decode(samples.grafana_payload(samples.grafana_alert(), second))
+    assert first.source == "grafana" and first.fingerprint == "8a1b2c3d4e5f6a7b"
+    assert first.severity is Severity.error  # "major"
+    assert first.values == {"A": 2.31, "C": 1.0}
+    assert first.links == {"dashboard": "http://grafana:3000/d/shop-latency?orgId=1",
+                           "panel": "http://grafana:3000/d/shop-latency?orgId=1&viewPanel=4",
+                           "silence": samples.grafana_alert()["silenceURL"]}
+    assert first.annotations["__value_string__"].startswith("[ var='A'")
+    assert first.starts_at == datetime(2026, 11, 26, 9, 0, 0, 500000, tzinfo=UTC)
+    assert other.fingerprint == labels_fingerprint(second["labels"]) and other.values == {}
+    assert other.links == {"image": "http://grafana:3000/public/img/a.png", "silence": second["silenceURL"]}
+
+
+def test_grafana_values_must_be_numbers():
+    alert = {**samples.grafana_alert(), "values": {"A": "2.31"}}
+    assert rejections(samples.grafana_payload(alert)) == [
+        "alerts[0] (service checkout-api): values.A: expected a number, got string"]
+
+
+def test_alertmanager_before_0_19_grouped_payload_reaches_kafka_shape():
+    decoded = decode(samples.old_alertmanager_payload())
+    assert not decoded.rejected and len(decoded) == 3
+    assert [a.fingerprint for a in decoded] == [labels_fingerprint(a["labels"])
+                                                for a in samples.old_alertmanager_payload()["alerts"]]
+    assert {a.service for a in decoded} == {"blackbox-http"} and {a.severity for a in decoded} == {Severity.error}
+
+
+@pytest.mark.parametrize(("word", "severity"), [
+    ("major", Severity.error), ("minor", Severity.warning), ("page", Severity.critical), ("high", Severity.error),
+    ("low", Severity.info), ("P1", Severity.critical), ("P2", Severity.error), ("P3", Severity.warning),
+    ("p4", Severity.info), ("P5", Severity.info),
+])
+def test_common_severity_words(word, severity):
+    assert decode(samples.webhook_payload(samples.webhook_alert(severity=word)))[0].severity is severity
+
+
+def test_severity_words_and_labels_are_configurable():
+    settings = Settings(severity_words={"P3": "error", "sev0": "critical"}, alert_severity_labels=["urgency"])
+    alert = samples.webhook_alert(urgency="sev0", severity="info")
+    assert decode(samples.webhook_payload(alert), settings)[0].severity is Severity.critical
+    assert decode(samples.webhook_payload(samples.webhook_alert(urgency="P3")), settings)[0].severity is Severity.error
+    # The default labels: severity, then priority.
+    priority = samples.webhook_alert(priority="P1")
+    del priority["labels"]["severity"]
+    assert decode(samples.webhook_payload(priority))[0].severity is Severity.critical
+    env = Settings.model_validate({}, context=None)
+    assert env.severity_words == {}

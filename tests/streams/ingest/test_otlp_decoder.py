@@ -48,16 +48,26 @@ COLLECTOR_LOGS_JSON = b"""
 """
 
 
+SPAN0 = "resourceSpans[0].scopeSpans[0].spans[0] (service orders-api)"
+LOG0 = "resourceLogs[0].scopeLogs[0].logRecords[0] (service orders-api)"
+
+
+def _reason(decode) -> str:
+    """Why a message, or (when the message could be read) its first record, was refused."""
+    try:
+        decoded = decode()
+    except IngestError as exc:
+        return exc.reason
+    assert decoded.rejected, f"nothing was refused: {decoded}"
+    return decoded.rejected[0].describe()
+
+
 def spans_reason(value, settings=SETTINGS) -> str:
-    with pytest.raises(IngestError) as caught:
-        decode_spans(value, settings)
-    return caught.value.reason
+    return _reason(lambda: decode_spans(value, settings))
 
 
 def logs_reason(value, settings=SETTINGS) -> str:
-    with pytest.raises(IngestError) as caught:
-        decode_logs(value, settings, now=NOW)
-    return caught.value.reason
+    return _reason(lambda: decode_logs(value, settings, now=NOW))
 
 
 def test_collector_otlp_json_spans():
@@ -196,14 +206,14 @@ def test_unreadable_span_messages_have_a_reason():
 
 @pytest.mark.parametrize(("mutate", "expected"), [
     (lambda s: s.update(traceId="zz" * 16), "resourceSpans[0].scopeSpans[0].spans[0].traceId: not a hex id"),
-    (lambda s: s.update(traceId="ab" * 8), "resourceSpans[0].scopeSpans[0].spans[0].traceId: expected 16 bytes, "
+    (lambda s: s.update(traceId="ab" * 8), f"{SPAN0}: traceId: expected 16 bytes, "
                                            "got 8"),
-    (lambda s: s.update(traceId="00" * 16), "resourceSpans[0].scopeSpans[0].spans[0].traceId: all zero, which "
+    (lambda s: s.update(traceId="00" * 16), f"{SPAN0}: traceId: all zero, which "
                                             "OTLP defines as invalid"),
-    (lambda s: s.pop("spanId"), "resourceSpans[0].scopeSpans[0].spans[0].spanId: missing"),
-    (lambda s: s.update(parentSpanId="abcd"), "resourceSpans[0].scopeSpans[0].spans[0].parentSpanId: expected 8 "
+    (lambda s: s.pop("spanId"), f"{SPAN0}: spanId: missing"),
+    (lambda s: s.update(parentSpanId="abcd"), f"{SPAN0}: parentSpanId: expected 8 "
                                               "bytes, got 2"),
-    (lambda s: s.update(endTimeUnixNano="1"), "resourceSpans[0].scopeSpans[0].spans[0]: ends before it starts"),
+    (lambda s: s.update(endTimeUnixNano="1"), f"{SPAN0}: ends before it starts"),
     (lambda s: s.update(startTimeUnixNano="soon"), "not an OTLP ExportTraceServiceRequest (JSON): Failed to parse "
                                                    "resourceSpans field: Failed to parse scopeSpans field: "
                                                    "Failed to parse spans field: Failed to parse startTimeUnixNano "
@@ -227,7 +237,7 @@ def test_unreadable_log_messages_have_a_reason():
     bad_trace = samples.logs_request()
     bad_trace.resource_logs[0].scope_logs[0].log_records[0].trace_id = b"\x01\x02"
     assert logs_reason(bad_trace.SerializeToString()) == \
-        "resourceLogs[0].scopeLogs[0].logRecords[0].traceId: expected 16 bytes, got 2"
+        f"{LOG0}: traceId: expected 16 bytes, got 2"
     assert logs_reason(samples.logs_request(service="").SerializeToString()) == \
         "resourceLogs[0]: no service: none of resource attributes service.name, service, job, app"
 
@@ -235,6 +245,7 @@ def test_unreadable_log_messages_have_a_reason():
 def test_limits_on_otlp():
     settings = Settings(ingest_max_message_bytes=4096, ingest_max_field_bytes=1024)
     long_name = samples.trace_request(samples.otlp_span(name="n" * 1500)).SerializeToString()
-    assert spans_reason(long_name, settings) == "field 'name' is 1500 bytes, over the 1024-byte limit"
+    assert spans_reason(long_name, settings) == \
+        f"{SPAN0}: field 'name' is 1500 bytes, over the 1024-byte limit"
     huge = samples.logs_request("b" * 5000).SerializeToString()
     assert logs_reason(huge, settings) == f"message of {len(huge)} bytes is over the 4096-byte limit"
