@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aiops.core.limits import cap_map
 from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
+    MAX_ALERT_ENTRIES,
+    MAX_ENTRY_CHARS,
     AlertState,
     IncidentState,
     LogEvidence,
@@ -194,7 +197,8 @@ class Correlator:
             fingerprint=alert.fingerprint, name=alert.name, service=alert.service, status=alert.status,
             severity=alert.severity, starts_at=first_start,
             ends_at=alert.ends_at if alert.status == "resolved" else None, transitions=transitions,
-            trace_id=alert.trace_id,
+            trace_id=alert.trace_id, labels=cap_map(alert.labels, MAX_ALERT_ENTRIES, MAX_ENTRY_CHARS),
+            annotations=cap_map(alert.annotations, MAX_ALERT_ENTRIES, MAX_ENTRY_CHARS),
         )
         incident.extend_window(alert.starts_at)
         if alert.ends_at and alert.status == "resolved":
@@ -251,9 +255,9 @@ class Correlator:
             incident.add_span(SpanEvidence(
                 trace_id=signal.trace_id, span_id=signal.span_id, service=signal.service,
                 operation=signal.operation, kind=signal.evidence, duration_ms=signal.duration_ms,
-                baseline_ms=signal.baseline_ms, message=signal.message, event_time=signal.event_time,
-                exception_type=signal.exception_type, exception_message=signal.exception_message,
-                exception_stacktrace=signal.exception_stacktrace))
+                baseline_ms=signal.baseline_ms, message=signal.message, attributes=dict(signal.attributes),
+                event_time=signal.event_time, exception_type=signal.exception_type,
+                exception_message=signal.exception_message, exception_stacktrace=signal.exception_stacktrace))
             incident.add_placement(signal.placement)
             self.t.trace_to_incident[signal.trace_id] = incident.id
         incident.dirty = True

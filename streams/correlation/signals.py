@@ -57,6 +57,7 @@ class SpanSignal(_Signal):
     duration_ms: float
     baseline_ms: float | None = None
     message: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
     event_time: datetime
     placement: Placement | None = None  # where the span ran
     exception_type: str | None = None  # the span's first exception event

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiops.core.limits import cap_map
+from streams.correlation.incident import MAX_ENTRY_CHARS, MAX_SPAN_ATTRIBUTES
 from streams.correlation.signals import EdgeSignal, SpanSignal
 from streams.records import Placement, Span, SpanKind
 
@@ -95,19 +97,25 @@ class SpanProfiler:
             signals.append(SpanSignal(trace_id=span.trace_id, span_id=span.span_id, service=span.service,
                                       operation=span.name, evidence="error", duration_ms=span.duration_ms,
                                       baseline_ms=baseline["mean_ms"] if baseline["n"] else None,
-                                      message=span.status_message, event_time=span.end_time, **_origin(span)))
+                                      message=span.status_message, event_time=span.end_time,
+                                      attributes=self._attributes(span), **_origin(span)))
         elif (baseline["n"] >= self.config.min_samples
               and span.duration_ms > self.config.slow_factor * baseline["mean_ms"]
               and span.duration_ms - baseline["mean_ms"] > self.config.slow_min_ms):
             signals.append(SpanSignal(trace_id=span.trace_id, span_id=span.span_id, service=span.service,
                                       operation=span.name, evidence="slow", duration_ms=span.duration_ms,
                                       baseline_ms=baseline["mean_ms"], message=span.status_message,
-                                      event_time=span.end_time, **_origin(span)))
+                                      event_time=span.end_time, attributes=self._attributes(span),
+                                      **_origin(span)))
         if not errored:  # errors (timeouts especially) would drag the baseline towards the failure
             alpha = self.config.ewma_alpha if baseline["n"] else 1.0
             self.baselines[key] = {"n": baseline["n"] + 1,
                                    "mean_ms": (1 - alpha) * baseline["mean_ms"] + alpha * span.duration_ms}
         return signals
+
+    @staticmethod
+    def _attributes(span: Span) -> dict[str, str]:
+        return cap_map(span.attributes, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS)
 
     def drain_edges(self) -> list[EdgeSignal]:
         """The edges seen since the last call, as signals (sent by a timer, not per span)."""
