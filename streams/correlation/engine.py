@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiops.core.limits import cap_map
+from aiops.core.limits import cap_map, cap_text
 from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
@@ -243,9 +243,10 @@ class Correlator:
     def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
         if isinstance(signal, LogSignal):
             incident.upsert_log(LogEvidence(
-                service=signal.service, template_id=signal.template_id, template=signal.template,
-                level=signal.level, count=signal.count, baseline_per_min=signal.baseline_per_min,
-                reason=signal.reason, examples=signal.examples[:3]))
+                service=signal.service, template_id=signal.template_id,
+                template=cap_text(signal.template, MAX_ENTRY_CHARS), level=signal.level, count=signal.count,
+                baseline_per_min=signal.baseline_per_min, reason=signal.reason,
+                examples=[cap_text(example, MAX_ENTRY_CHARS) for example in signal.examples[:3]]))
             for placement in signal.placements:
                 incident.add_placement(placement)
             for trace_id in signal.trace_ids:

@@ -339,7 +339,7 @@ class ChaosRun:
                             len(read_topic(self.settings, EXECUTIONS, Execution)), len(self.platform.posts()))
             except Exception:
                 continue
-            settled = self.figures.approvals and all(self._succeeded(pid) for pid in self.figures.approvals)
+            settled = self.figures.approvals and all(self._succeeded(pid) for pid in list(self.figures.approvals))
             if snapshot != last:
                 last, quiet_since = snapshot, time.monotonic()
             elif settled and time.monotonic() - quiet_since > 10:

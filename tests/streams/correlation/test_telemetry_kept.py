@@ -11,7 +11,7 @@ from streams.correlation.signals import AlertSignal
 from streams.correlation.spans import SpanProfileConfig, SpanProfiler
 from streams.records import Span
 from tests.samples import incident as sample_incident
-from tests.streams.correlation.builders import alert, at, cascade, error_span
+from tests.streams.correlation.builders import alert, at, cascade, error_span, log_surge
 from tests.streams.correlation.test_engine import latest, run
 
 SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
@@ -37,6 +37,16 @@ def test_labels_annotations_and_span_attributes_reach_the_incident_capped():
     assert {"db.statement": "SELECT 1"} in [s["attributes"] for s in incident["span_evidence"]]
     codec = SingleObjectCodec(SCHEMAS["Incident"])
     assert codec.decode(codec.encode(incident))["alerts"][1]["labels"] == incident["alerts"][1]["labels"]
+
+
+def test_log_examples_and_templates_are_capped_in_the_incident():
+    surge = log_surge("orders-db", "FATAL " + "y" * 50_000, 5)
+    surge = surge.model_copy(update={"examples": ["z" * 60_000] * 3})
+    _, outputs = run([*cascade(), surge])
+    [incident] = latest(outputs).values()
+    long_one = next(e for e in incident["log_evidence"] if e["template"].startswith("FATAL y"))
+    assert len(long_one["template"]) == MAX_ENTRY_CHARS
+    assert [len(e) for e in long_one["examples"]] == [MAX_ENTRY_CHARS] * 3
 
 
 def test_span_profiler_passes_attributes_on_capped():
