@@ -131,3 +131,24 @@ class Span(CanonicalRecord):
     attributes: dict[str, str] = Field(default_factory=dict)
 
     _utc = field_validator("start_time", "end_time")(classmethod(lambda cls, v: utc(v)))
+
+
+class MetricKind(StrEnum):
+    gauge = "gauge"
+    counter = "counter"
+    histogram = "histogram"
+
+
+class MetricPoint(CanonicalRecord):
+    service: str = Field(min_length=1)
+    instance: str | None = None
+    name: str = Field(min_length=1)
+    unit: str = ""
+    kind: MetricKind = MetricKind.gauge
+    value: float
+    count: int | None = None
+    delta: bool = False
+    time: datetime
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    _utc = field_validator("time")(classmethod(lambda cls, v: utc(v)))

@@ -7,7 +7,12 @@ reassigned, never mutated in place, so every change reaches the changelog):
 - trace_to_incident: trace id → incident id (joins alerts, logs and spans sharing a trace)
 - edges: "caller->callee" → {calls, errors, last_seen} (the dependency graph)
 - service_to_recent_evidence: service → recent log/span signals not yet in an incident
-- counters: watermark and late-event counts
+- service_to_anomalies: service → recent anomaly evidence not yet in an incident (streams/correlation/anomalies.py)
+- counters: watermark (and the wall time it last moved), late-event counts
+
+Time is event time: the watermark is the latest event time seen, and while no newer event arrives it moves on
+with the wall clock (an idle stream still goes quiet). Quiet periods, snapshot intervals and the age of
+evidence are all measured on this clock, so a replay at any speed makes the same incidents.
 
 Replays after a crash re-apply signals; every step is idempotent (deterministic ids, status updates,
 evidence upserts), so a replay cannot create a second incident for the same alert.
@@ -15,21 +20,24 @@ evidence upserts), so a replay cannot create a second incident for the same aler
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, evidence_from
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     AlertState,
+    AnomalyEvidence,
     IncidentState,
     LogEvidence,
     SpanEvidence,
     incident_id_for,
 )
-from streams.correlation.rootcause import rank_root_cause
-from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+from streams.correlation.ranking import RankingConfig, rank
+from streams.correlation.signals import AlertSignal, AnomalySignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
 
 MAX_RECENT_PER_SERVICE = 30
 
@@ -43,6 +51,8 @@ class CorrelationConfig:
     snapshot_interval_s: float = 5.0
     evidence_lookback_s: float = 600.0
     resolved_retention_s: float = 3600.0
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Tables:
     edges: MutableMapping[str, Any] = field(default_factory=dict)
     service_to_recent_evidence: MutableMapping[str, Any] = field(default_factory=dict)
     counters: MutableMapping[str, Any] = field(default_factory=dict)
+    service_to_anomalies: MutableMapping[str, Any] = field(default_factory=dict)
 
 
 Output = Snapshot | Tombstone | Rejected
@@ -84,6 +95,8 @@ class Correlator:
     def __init__(self, config: CorrelationConfig, tables: Tables):
         self.config = config
         self.t = tables
+        self.book = AnomalyBook(tables.service_to_anomalies, config.anomalies)
+        self._wall = 0.0
 
     # --- table access -----------------------------------------------------------------------------
     def _load(self, incident_id: str) -> IncidentState | None:
@@ -117,8 +130,16 @@ class Correlator:
         high = float(self.t.counters.get("max_event_time", 0.0))
         if ts > high:
             self.t.counters["max_event_time"] = ts
+            self.t.counters["wall_at_max"] = self._wall
             return True
         return ts >= high - self.config.allowed_lateness_s
+
+    def event_now(self) -> float:
+        """The event-time clock: the watermark, moved on by the wall time since it last advanced."""
+        high = float(self.t.counters.get("max_event_time", 0.0))
+        if not high:
+            return self._wall
+        return high + max(0.0, self._wall - float(self.t.counters.get("wall_at_max", self._wall)))
 
     def _late(self, kind: str, when: datetime) -> Rejected:
         self._bump("late_events")
@@ -130,27 +151,31 @@ class Correlator:
         )
 
     # --- entry point ------------------------------------------------------------------------------
-    def handle(self, signal: Any, now: float) -> list[Output]:
+    def handle(self, signal: Any, wall_now: float) -> list[Output]:
+        """One signal at wall time `wall_now`; every rule inside runs on the event-time clock."""
+        self._wall = max(self._wall, wall_now)
         if isinstance(signal, TickSignal):
-            return self.tick(signal.now)
+            return self.tick(self.event_now())
         if isinstance(signal, AlertSignal):
-            return self.on_alert(signal, now)
+            return self.on_alert(signal)
         if isinstance(signal, LogSignal):
-            return self.on_log(signal, now)
+            return self.on_log(signal)
         if isinstance(signal, SpanSignal):
-            return self.on_span(signal, now)
+            return self.on_span(signal)
         if isinstance(signal, EdgeSignal):
-            return self.on_edge(signal, now)
+            return self.on_edge(signal)
+        if isinstance(signal, AnomalySignal):
+            return self.on_anomaly(signal)
         return [Rejected("UnknownSignal", f"unknown signal type {type(signal).__name__}")]
 
     # --- alerts -----------------------------------------------------------------------------------
-    def on_alert(self, signal: AlertSignal, now: float) -> list[Output]:
+    def on_alert(self, signal: AlertSignal) -> list[Output]:
         alert = signal.alert
         known = self.t.fingerprint_to_incident.get(alert.fingerprint)
         incident = self._load(known) if known else None
         if incident is not None and incident.status != "resolved":
             self._observe_time(signal.event_time)
-            return self._update_alert(incident, alert, now)
+            return self._update_alert(incident, alert, self.event_now())
 
         if alert.status == "resolved":
             if incident is not None:  # a repeat of a resolve we already applied
@@ -159,13 +184,13 @@ class Correlator:
                              f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing")]
         if not self._observe_time(alert.starts_at):
             return [self._late(f"alert {alert.name}", alert.starts_at)]
-
+        now = self.event_now()
         outputs: list[Output] = []
         graph = self.graph()
         by_trace = self.t.trace_to_incident.get(alert.trace_id) if alert.trace_id else None
         matches = [
             i for i in self._open_incidents()
-            if i.id == by_trace or (i.overlaps(alert.starts_at, self.config.group_gap_s)
+            if i.id == by_trace or (self._live(i, now) and i.overlaps(alert.starts_at, self.config.group_gap_s)
                                     and graph.connected(alert.service, i.services, self.config.graph_hops))
         ]
         if matches:
@@ -205,7 +230,7 @@ class Correlator:
             self.t.trace_to_incident[alert.trace_id] = incident.id
         self.t.fingerprint_to_incident[alert.fingerprint] = incident.id
         if new_service:
-            self._pull_recent_evidence(incident, alert.service)
+            self._pull_recent_evidence(incident, alert.service, now)
         incident.dirty = True
         incident.last_activity = now
         return self._maybe_emit(incident, now)
@@ -225,11 +250,18 @@ class Correlator:
         recent.append(signal.model_dump(mode="json"))
         self.t.service_to_recent_evidence[service] = recent[-MAX_RECENT_PER_SERVICE:]
 
-    def _pull_recent_evidence(self, incident: IncidentState, service: str) -> None:
+    def _pull_recent_evidence(self, incident: IncidentState, service: str, now: float) -> None:
         for raw in self.t.service_to_recent_evidence.get(service, []):
             signal = (LogSignal if raw["kind"] == "log" else SpanSignal).model_validate(raw)
             if incident.overlaps(signal.event_time, self.config.evidence_lookback_s):
                 self._attach(incident, signal)
+        cutoff = datetime.fromtimestamp(now - self.config.anomalies.window_s, UTC)
+        for evidence in self.book.take(service, since=cutoff):
+            incident.upsert_anomaly(evidence)
+
+    def _live(self, incident: IncidentState, now: float) -> bool:
+        """Still taking evidence: an alert fires, or something new came within the quiet period."""
+        return bool(incident.firing) or now - incident.last_activity < self.config.quiet_period_s
 
     def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
         if isinstance(signal, LogSignal):
@@ -248,38 +280,91 @@ class Correlator:
             self.t.trace_to_incident[signal.trace_id] = incident.id
         incident.dirty = True
 
-    def _home_for(self, service: str, trace_ids: list[str], when: datetime) -> IncidentState | None:
+    def _home_for(self, service: str, trace_ids: list[str], when: datetime, now: float) -> IncidentState | None:
         for trace_id in trace_ids:
             owner = self.t.trace_to_incident.get(trace_id)
             incident = self._load(owner) if owner else None
-            if incident is not None and incident.status != "resolved":
+            if incident is not None and incident.status != "resolved" and self._live(incident, now):
                 return incident
         for incident in self._open_incidents():
-            if service in incident.services and incident.overlaps(when, self.config.evidence_lookback_s):
+            if service in incident.services and incident.overlaps(when, self.config.evidence_lookback_s) \
+                    and self._live(incident, now):
                 return incident
         return None
 
-    def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str], now: float) -> list[Output]:
+    def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str]) -> list[Output]:
         if not self._observe_time(signal.event_time):
             return [self._late(f"{signal.kind} evidence for {signal.service}", signal.event_time)]
-        incident = self._home_for(signal.service, trace_ids, signal.event_time)
+        now = self.event_now()
+        incident = self._home_for(signal.service, trace_ids, signal.event_time, now)
         if incident is None:
             self._remember(signal.service, signal)
             return []
         if incident.add_service(signal.service):
-            self._pull_recent_evidence(incident, signal.service)
+            self._pull_recent_evidence(incident, signal.service, now)
         self._attach(incident, signal)
         incident.extend_window(signal.event_time)
-        incident.last_activity = now
+        # Log and span evidence joins an incident but does not keep it open: only firing alerts and fresh
+        # anomalies do (otherwise an incident whose alerts resolved would never go quiet).
         return self._maybe_emit(incident, now)
 
-    def on_log(self, signal: LogSignal, now: float) -> list[Output]:
-        return self._on_evidence(signal, signal.trace_ids, now)
+    def on_log(self, signal: LogSignal) -> list[Output]:
+        return self._on_evidence(signal, signal.trace_ids)
 
-    def on_span(self, signal: SpanSignal, now: float) -> list[Output]:
-        return self._on_evidence(signal, [signal.trace_id], now)
+    def on_span(self, signal: SpanSignal) -> list[Output]:
+        return self._on_evidence(signal, [signal.trace_id])
 
-    def on_edge(self, signal: EdgeSignal, now: float) -> list[Output]:
+    # --- anomalies --------------------------------------------------------------------------------
+    def on_anomaly(self, signal: AnomalySignal) -> list[Output]:
+        if not self._observe_time(signal.event_time):
+            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
+        now = self.event_now()
+        evidence = evidence_from(signal)
+        incident = self._anomaly_home(signal.service, signal.event_time, now)
+        if incident is None:
+            self.book.add(evidence)
+            group = self.book.group(signal.service, self.graph(), now)
+            if not self.book.opens(group):
+                return []
+            incident = self._open_from(group)
+            for service in incident.services:
+                self._pull_recent_evidence(incident, service, now)
+        else:
+            if incident.add_service(signal.service):
+                self._pull_recent_evidence(incident, signal.service, now)
+            incident.upsert_anomaly(evidence)
+        incident.extend_window(signal.event_time)
+        incident.last_activity = now
+        incident.dirty = True
+        return self._maybe_emit(incident, now)
+
+    def _anomaly_home(self, service: str, when: datetime, now: float) -> IncidentState | None:
+        """The live incident this service's anomaly belongs to: one that holds the service, else one that holds
+        a service within `anomalies.hops` call edges of it and is close in time."""
+        graph = self.graph()
+        near = graph.within(service, self.config.anomalies.hops)
+        live = [i for i in self._open_incidents() if self._live(i, now)]
+        for incident in live:
+            if service in incident.services:
+                return incident
+        close = [i for i in live if i.overlaps(when, self.config.group_gap_s) and near & set(i.services)]
+        return max(close, key=lambda i: i.window_end) if close else None
+
+    def _open_from(self, group: list[AnomalyEvidence]) -> IncidentState:
+        first = min(group, key=lambda e: (e.first_seen, e.key))
+        digest = hashlib.sha256(f"anomaly|{first.key}|{first.first_seen.isoformat()}".encode()).hexdigest()
+        incident_id = f"inc-{digest[:16]}"
+        incident = self._load(incident_id) or IncidentState(
+            id=incident_id, window_start=first.first_seen, window_end=first.last_seen, opened_by="anomalies")
+        for evidence in group:
+            self.book.take(evidence.service)
+            incident.add_service(evidence.service)
+            incident.upsert_anomaly(evidence)
+            incident.extend_window(evidence.first_seen)
+            incident.extend_window(evidence.last_seen)
+        return incident
+
+    def on_edge(self, signal: EdgeSignal) -> list[Output]:
         key = edge_key(signal.caller, signal.callee)
         old = self.t.edges.get(key)
         self.t.edges[key] = {
@@ -289,7 +374,7 @@ class Correlator:
         }
         # A new edge may show that incidents opened separately are one problem (alerts can arrive before
         # the spans that connect their services).
-        return self._merge_connected(now) if old is None else []
+        return self._merge_connected(self.event_now()) if old is None else []
 
     def _merge_connected(self, now: float) -> list[Output]:
         outputs: list[Output] = []
@@ -297,11 +382,11 @@ class Correlator:
         open_incidents = self._open_incidents()
         absorbed: set[str] = set()
         for i, survivor in enumerate(open_incidents):
-            if survivor.id in absorbed:
-                continue
+            if survivor.id in absorbed or survivor.opened_by == "anomalies":
+                continue  # anomaly-opened incidents grew by their own rule; alerts still join them
             changed = False
             for other in open_incidents[i + 1:]:
-                if other.id in absorbed:
+                if other.id in absorbed or other.opened_by == "anomalies":
                     continue
                 near = survivor.overlaps(other.window_start, self.config.group_gap_s) or \
                     other.overlaps(survivor.window_start, self.config.group_gap_s)
@@ -315,14 +400,16 @@ class Correlator:
 
     # --- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Output]:
+        """Time-based work at event time `now`: resolving quiet incidents, flushing rate-limited snapshots."""
         outputs: list[Output] = []
+        self.book.expire(now)
         for raw in list(self.t.incidents.values()):
             incident = IncidentState.model_validate(raw)
             if incident.status == "resolved":
                 if incident.resolved_at and now - incident.resolved_at > self.config.resolved_retention_s:
                     self._forget(incident)
                 continue
-            if incident.alerts and not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
+            if not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
                 incident.status = "resolved"
                 incident.resolved_at = now
                 incident.dirty = True
@@ -351,6 +438,6 @@ class Correlator:
         incident.emitted = True
         incident.dirty = False
         incident.last_emitted = now
-        record = incident.snapshot(rank_root_cause(incident, self.graph()), now)
+        record = incident.snapshot(rank(incident, self.graph(), self.config.ranking), now)
         self._save(incident)
         return [Snapshot(incident.id, record)]

@@ -13,6 +13,8 @@ from streams.records import Alert, Severity
 SEVERITY_RANK = {Severity.critical: 4, Severity.error: 3, Severity.warning: 2, Severity.info: 1, Severity.unknown: 0}
 MAX_SPAN_EVIDENCE = 25
 MAX_TRACE_IDS = 200
+MAX_ANOMALIES = 60  # kept per incident (strongest); a snapshot shows the strongest 30
+MAX_ANOMALIES_SHOWN = 30
 
 
 def incident_id_for(alert: Alert) -> str:
@@ -56,6 +58,31 @@ class SpanEvidence(BaseModel):
     event_time: datetime
 
 
+class AnomalyEvidence(BaseModel):
+    """An anomaly signal as the incident keeps it: the strongest score seen, first and last seen (event time)."""
+
+    key: str
+    service: str
+    signal: str
+    role: str
+    subject: str
+    peer: str | None = None
+    score: float
+    value: float | None = None
+    baseline: float | None = None
+    unit: str = ""
+    reason: str
+    trace_ids: list[str] = Field(default_factory=list)
+    first_seen: datetime
+    last_seen: datetime
+
+    def merged(self, newer: AnomalyEvidence) -> AnomalyEvidence:
+        """This evidence seen again: the stronger reading's numbers and reason, the whole time span."""
+        stronger = newer if newer.score >= self.score else self
+        return stronger.model_copy(update={"first_seen": min(self.first_seen, newer.first_seen),
+                                           "last_seen": max(self.last_seen, newer.last_seen)})
+
+
 class IncidentState(BaseModel):
     id: str
     version: int = 0
@@ -69,6 +96,8 @@ class IncidentState(BaseModel):
     span_evidence: list[SpanEvidence] = Field(default_factory=list)
     trace_ids: list[str] = Field(default_factory=list)
     merged: list[str] = Field(default_factory=list)
+    anomalies: dict[str, AnomalyEvidence] = Field(default_factory=dict)
+    opened_by: str = "alert"
     dirty: bool = True
     last_emitted: float = 0.0
     last_activity: float = 0.0
@@ -119,6 +148,13 @@ class IncidentState(BaseModel):
         self.add_trace(evidence.trace_id)
         return True
 
+    def upsert_anomaly(self, evidence: AnomalyEvidence) -> None:
+        known = self.anomalies.get(evidence.key)
+        self.anomalies[evidence.key] = known.merged(evidence) if known else evidence
+        if len(self.anomalies) > MAX_ANOMALIES:
+            keep = sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES]
+            self.anomalies = {a.key: a for a in keep}
+
     def absorb(self, other: IncidentState) -> None:
         """Merge another incident into this one (they turned out to be one problem)."""
         for fingerprint, alert in other.alerts.items():
@@ -131,6 +167,8 @@ class IncidentState(BaseModel):
             self.add_span(span)
         for trace_id in other.trace_ids:
             self.add_trace(trace_id)
+        for anomaly in other.anomalies.values():
+            self.upsert_anomaly(anomaly)
         self.window_start = min(self.window_start, other.window_start)
         self.window_end = max(self.window_end, other.window_end)
         self.merged = sorted({*self.merged, other.id, *other.merged})
@@ -139,7 +177,7 @@ class IncidentState(BaseModel):
     # --- output -----------------------------------------------------------------------------------
     def title(self, root_service: str | None) -> str:
         names = sorted({a.name for a in self.alerts.values()})
-        head = names[0] if names else "incident"
+        head = names[0] if names else "anomalies"
         more = f" (+{len(names) - 1} more alerts)" if len(names) > 1 else ""
         where = f" — likely cause {root_service}" if root_service else ""
         return f"{head}{more} across {', '.join(self.services)}{where}"
@@ -166,6 +204,11 @@ class IncidentState(BaseModel):
             "span_evidence": [
                 {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
             ],
+            "anomaly_evidence": [
+                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer")}
+                for a in sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES_SHOWN]
+            ],
+            "opened_by": self.opened_by,
             "similar_incidents": [],
             "window_start": self.window_start,
             "window_end": self.window_end,

@@ -70,6 +70,32 @@ class EdgeSignal(_Signal):
     event_time: datetime
 
 
+class AnomalySignal(_Signal):
+    """A service behaving unlike its own baseline, from spans, log patterns or metrics, with a score and the
+    reason in words. `role` says how to read it: a cause is the service's own misbehaviour (own time, time on
+    the wire into it, errors of its own, a changed log pattern, a saturated resource); a symptom is what a
+    service shows when something it depends on misbehaves (its latency, as it or its callers see it)."""
+
+    kind: Literal["anomaly"] = "anomaly"
+    service: str  # the service the anomaly is attributed to
+    signal: str  # latency, client_latency, self_time, network, errors, log_pattern, metric
+    role: Literal["cause", "symptom"]
+    subject: str  # the operation, caller or metric it is about
+    peer: str | None = None  # the caller, for anomalies seen on calls into the service
+    score: float = Field(ge=0)  # evidence strength, 0 (none) to 10 (overwhelming)
+    value: float | None = None
+    baseline: float | None = None
+    unit: str = ""
+    reason: str
+    trace_ids: list[str] = Field(default_factory=list)
+    window_start: datetime
+    event_time: datetime  # end of the window judged
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}|{self.signal}|{self.subject}|{self.peer or ''}"
+
+
 class TickSignal(_Signal):
     """Wall-clock tick sent by the correlator's own timer, so time-based work runs inside the stream."""
 
@@ -77,7 +103,8 @@ class TickSignal(_Signal):
     now: float
 
 
-Signal = Annotated[AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal, Field(discriminator="kind")]
+Signal = Annotated[AlertSignal | LogSignal | SpanSignal | EdgeSignal | AnomalySignal | TickSignal,
+                   Field(discriminator="kind")]
 
 
 class SignalEnvelope(BaseModel):
@@ -88,5 +115,5 @@ def encode_signal(signal: _Signal) -> bytes:
     return SignalEnvelope(signal=signal).model_dump_json().encode()  # type: ignore[arg-type]
 
 
-def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal:
+def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | AnomalySignal | TickSignal:
     return SignalEnvelope.model_validate_json(data).signal
