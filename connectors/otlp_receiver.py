@@ -32,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from aiops.core.settings import Settings
+from aiops.core.topics import OTLP_LOGS, OTLP_SPANS
 from connectors.kafka_producer import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError
@@ -60,8 +61,8 @@ class Signal:
 
 
 SIGNALS = {
-    "/v1/traces": Signal("otlp_spans", ExportTraceServiceRequest, ExportTraceServiceResponse, "spans"),
-    "/v1/logs": Signal("otlp_logs", ExportLogsServiceRequest, ExportLogsServiceResponse, "log records"),
+    "/v1/traces": Signal(OTLP_SPANS, ExportTraceServiceRequest, ExportTraceServiceResponse, "spans"),
+    "/v1/logs": Signal(OTLP_LOGS, ExportLogsServiceRequest, ExportLogsServiceResponse, "log records"),
 }
 
 

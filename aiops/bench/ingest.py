@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 
@@ -113,7 +113,7 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     bench = Settings(**{**settings.model_dump(exclude={"topic_prefix", "default_partitions"}),
                         "topic_prefix": prefix, "default_partitions": 1})
     create_topics(bench)
-    raw, canonical = bench.topic("aiops.logs.raw"), bench.topic("aiops.logs")
+    raw, canonical = bench.topic(RAW_LOGS), bench.topic(LOGS)
     produce_rate = produce(bench, raw, log_lines(records))
 
     first, last, _ = timed_consume(bench, raw, records, timeout_s)

@@ -27,15 +27,23 @@ from rich.panel import Panel
 from rich.table import Table
 
 from aiops.core.avro import codec_for
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import (
+    DECISIONS,
+    EXECUTIONS,
+    INCIDENTS,
+    OTLP_SPANS,
+    PROPOSALS,
+    RAW_ALERTS,
+    create_topics,
+)
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-OUTPUTS = ("aiops.incidents", "aiops.proposals", "aiops.decisions", "aiops.executions")
+OUTPUTS = (INCIDENTS, PROPOSALS, DECISIONS, EXECUTIONS)
 QUIET_S = 4.0
-RECORD_OF = {"aiops.incidents": "Incident", "aiops.proposals": "Proposal", "aiops.decisions": "Decision",
-             "aiops.executions": "Execution"}
+RECORD_OF = {INCIDENTS: "Incident", PROPOSALS: "Proposal", DECISIONS: "Decision", EXECUTIONS: "Execution"}
 
 
 class DemoError(AiopsError):
@@ -52,13 +60,13 @@ class AuditTrail:
     executions: list[dict] = field(default_factory=list)
 
     def add(self, topic: str, record: dict) -> None:
-        if topic == "aiops.incidents":
+        if topic == INCIDENTS:
             known = self.incidents.get(record["id"])
             if known is None or record["version"] >= known["version"]:
                 self.incidents[record["id"]] = record
-        elif topic == "aiops.proposals":
+        elif topic == PROPOSALS:
             self.proposals[record["id"]] = record
-        elif topic == "aiops.decisions":
+        elif topic == DECISIONS:
             self.decisions.append(record)
         else:
             self.executions.append(record)
@@ -151,9 +159,9 @@ class OutputReader:
             if msg is None or msg.error() or msg.value() is None:
                 continue
             name, codec = self.codecs[msg.topic()]
-            try:
-                record = codec.decode(msg.value())
-            except AiopsError:
+            record = decode_or_letter(codec.decode, RawMessage.of_confluent(msg))
+            if isinstance(record, DeadLetter):
+                skip_undecodable(record, "demo-view")
                 continue
             with self.lock:
                 self.trail.add(name, record)
@@ -270,10 +278,10 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                                    "--loglevel", "warn"], env)
         processes.start("gatekeeper", ["gatekeeper", "--loglevel", "warning"], env)
         # The bridges the observability stack talks to: alerts arrive as Alertmanager webhooks, spans as OTLP/HTTP.
-        bridge_ports = {"aiops.alerts.raw": _free_port(), "otlp_spans": _free_port()}
+        bridge_ports = {RAW_ALERTS: _free_port(), OTLP_SPANS: _free_port()}
         processes.start("alertmanager-bridge", ["connect", "alertmanager", "--port",
-                                                str(bridge_ports["aiops.alerts.raw"]), "--loglevel", "warning"], env)
-        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports["otlp_spans"]),
+                                                str(bridge_ports[RAW_ALERTS]), "--loglevel", "warning"], env)
+        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports[OTLP_SPANS]),
                                           "--loglevel", "warning"], env)
         bridges = {topic: f"http://127.0.0.1:{port}" for topic, port in bridge_ports.items()}
         wait_for_health(processes, [f"{url}/healthz" for url in bridges.values()])

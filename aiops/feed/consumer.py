@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
 from aiops.feed.store import FeedStore
 from aiops.feed.views import View
@@ -56,11 +57,13 @@ class OutputFollower:
                 self.store.remove(view, key.decode("utf-8", "replace"))
             return
         self.store.records_read[view.endpoint] += 1
-        try:
-            self.store.add(view, followed.codec.decode(value))
-        except Exception as exc:  # a bad record is data, not a reason to stop reading
+        # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
+        # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
+        message = RawMessage(key, value, topic, partition, offset)
+        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message)
+        if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
-            log.warning("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
+            skip_undecodable(result, "feed")
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, PROPOSALS
+
 Row = dict[str, Any]
 
 
@@ -146,8 +148,8 @@ class View:
 
 
 VIEWS: tuple[View, ...] = (
-    View("incidents", "aiops.incidents", "Incident", incident_row, "updated_at", version_field="version"),
-    View("proposals", "aiops.proposals", "Proposal", proposal_row, "created_at"),
-    View("decisions", "aiops.decisions", "Decision", decision_row, "evaluated_at"),
-    View("executions", "aiops.executions", "Execution", execution_row, "started_at"),
+    View("incidents", INCIDENTS, "Incident", incident_row, "updated_at", version_field="version"),
+    View("proposals", PROPOSALS, "Proposal", proposal_row, "created_at"),
+    View("decisions", DECISIONS, "Decision", decision_row, "evaluated_at"),
+    View("executions", EXECUTIONS, "Execution", execution_row, "started_at"),
 )

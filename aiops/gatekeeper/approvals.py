@@ -10,15 +10,13 @@ import time
 from typing import Any
 
 from aiops.core.avro import codec_for
-from aiops.core.errors import SerializationError
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS, PROPOSALS
 from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.errors import ProduceError, ProposalNotFound
 from aiops.gatekeeper.keys import ApproverKey
 from aiops.gatekeeper.tokens import sign_approval
-
-PROPOSALS = "aiops.proposals"
-APPROVALS = "aiops.approvals"
 
 
 def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
@@ -56,9 +54,9 @@ def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0)
                 raise ProposalNotFound(f"cannot read {topic}: {message.error()}")
             if message.key() is not None and message.key() != wanted:
                 continue
-            try:
-                proposal = codec.decode(message.value())
-            except SerializationError:
+            proposal = decode_or_letter(codec.decode, RawMessage.of_confluent(message))
+            if isinstance(proposal, DeadLetter):
+                skip_undecodable(proposal, "approve-lookup")  # the gatekeeper dead-letters it
                 continue
             if proposal.get("id") == proposal_id:
                 found = proposal

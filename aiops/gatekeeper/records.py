@@ -8,7 +8,8 @@ from typing import Any
 
 from aiops.core.avro import AvroCodec
 from aiops.core.errors import SerializationError
-from aiops.gatekeeper.ledger import ApprovalEntry
+from aiops.gatekeeper.ledger import ApprovalEntry, ProposalState
+from aiops.gatekeeper.policy import PolicyAnswer
 
 
 def to_ms(value: datetime | int | float) -> int:
@@ -108,4 +109,49 @@ def policy_input(proposal: dict[str, Any], *, action_hash: str, target: dict[str
             for a in approvals
         ],
         "context": {"recent_executions_for_target": recent_executions},
+    }
+
+
+def approvals_considered(state: ProposalState, answer: PolicyAnswer | None,
+                         sent: list[ApprovalEntry]) -> list[dict[str, Any]]:
+    """Each approval of the proposal with whether it counted and why not, as OPA explained it (by index into
+    `sent`, the approvals it was given); for the Decision's `approvals_considered`."""
+    why: dict[int, list[str]] = {}
+    if answer is not None:
+        for item in answer.result.get("rejected_approvals", []):
+            if isinstance(item, dict) and isinstance(item.get("index"), int):
+                why.setdefault(item["index"], []).append(str(item.get("reason")))
+    index = {id(a): i for i, a in enumerate(sent)}
+    considered = []
+    for approval in state.approvals:
+        counted, reason = False, approval.excluded
+        if reason is None and answer is None:
+            reason = "not evaluated: no policy decision"
+        elif reason is None:
+            problems = why.get(index[id(approval)])
+            if problems:
+                reason = "; ".join(problems)
+            elif approval.decision == "reject":
+                counted, reason = True, "valid rejection (veto)"
+            else:
+                counted = True
+        if reason and approval.token_problem and not counted:
+            reason = f"{reason} (token: {approval.token_problem})"
+        considered.append({"decision": approval.decision, "source": approval.source,
+                           "approver": approval.kid, "counted": counted, "reason": reason})
+    return considered
+
+
+def execution_record(state: ProposalState) -> dict[str, Any]:
+    """The Execution record of the proposal's current execution attempt."""
+    entry = state.execution
+    assert entry is not None and state.proposal is not None
+    finished = entry.finished_at_ms
+    return {
+        "id": entry.id, "proposal_id": state.proposal_id, "decision_id": entry.decision_id,
+        "idempotency_key": entry.idempotency_key, "executor": entry.executor,
+        "action": state.proposal["action"], "request": entry.request, "response": entry.response,
+        "status": entry.status, "error": entry.error, "attempt": entry.attempt,
+        "started_at": entry.started_at_ms, "finished_at": finished,
+        "duration_ms": float(finished - entry.started_at_ms) if finished is not None else None,
     }

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, evidence_from
+from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     AlertState,
@@ -71,10 +72,13 @@ class Tombstone:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A well-formed signal the correlator cannot place: dead-lettered with the reason."""
+    """A well-formed signal the correlator cannot place: dead-lettered with this error."""
 
-    error: str
-    reason: str
+    error: CorrelationRejection
+
+    @property
+    def reason(self) -> str:
+        return str(self.error)
 
 
 @dataclass
@@ -144,11 +148,9 @@ class Correlator:
     def _late(self, kind: str, when: datetime) -> Rejected:
         self._bump("late_events")
         high = float(self.t.counters.get("max_event_time", 0.0))
-        return Rejected(
-            "LateEventError",
+        return Rejected(LateEventError(
             f"{kind} event at {when.isoformat()} is {high - when.timestamp():.0f}s behind the latest event "
-            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s",
-        )
+            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s"))
 
     # --- entry point ------------------------------------------------------------------------------
     def handle(self, signal: Any, wall_now: float) -> list[Output]:
@@ -166,7 +168,7 @@ class Correlator:
             return self.on_edge(signal)
         if isinstance(signal, AnomalySignal):
             return self.on_anomaly(signal)
-        return [Rejected("UnknownSignal", f"unknown signal type {type(signal).__name__}")]
+        return [Rejected(UncorrelatedSignalError(f"unknown signal type {type(signal).__name__}"))]
 
     # --- alerts -----------------------------------------------------------------------------------
     def on_alert(self, signal: AlertSignal) -> list[Output]:
@@ -180,8 +182,8 @@ class Correlator:
         if alert.status == "resolved":
             if incident is not None:  # a repeat of a resolve we already applied
                 return []
-            return [Rejected("UnknownAlertError",
-                             f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing")]
+            return [Rejected(UncorrelatedSignalError(
+                f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing"))]
         if not self._observe_time(alert.starts_at):
             return [self._late(f"alert {alert.name}", alert.starts_at)]
         now = self.event_now()
