@@ -12,26 +12,28 @@ metrics as OTLP/JSON ExportMetricsServiceRequests on otlp_metrics (CPU and memor
 names them; the rest under trainticket.pod.*). The service is the pod name without its two generated suffixes.
 
 Warm-up: the case's fault-free reference minute (same day) is moved in time to end one second before the case's
-first log or span, and played first, so baselines are learned from fault-free data. A reference minute is also a
-case of its own (fault-free): played twice back to back, the second copy scored.
+first log or span, its trace and span ids consistently renamed, and played first, so baselines are learned from
+fault-free data. A reference minute is also a case of its own (fault-free): played twice back to back (the first
+copy renamed and moved), the second copy scored.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import lzma
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiops.eval.cases import Case, CaseError, Label, timeline
 
-LOG_LINE = re.compile(r"^\S+\s+(?P<level>[A-Z]+)\s+(?P<logger>\S+)\s+(?:TraceID: (?P<trace>\w+) SpanID: (?P<span>\w+)\s*)?"
-                      r"(?P<message>.*)$", re.S)
+LOG_LINE = re.compile(r"^\S+\s+(?P<level>[A-Z]+)\s+(?P<logger>\S+)\s+"
+                      r"(?:TraceID: (?P<trace>\w+) SpanID: (?P<span>\w+)\s*)?(?P<message>.*)$", re.S)
 # Per-pod metric columns: (column, OTLP metric name, unit, scale)
 METRIC_COLUMNS = (
     ("CpuUsageRate(%)", "k8s.pod.cpu_limit_utilization", "1", 0.01),
@@ -75,16 +77,25 @@ def _nanos(ts: float) -> str:
     return str(int(round(ts * 1e9)))
 
 
-def _read_spans(folder: Path, shift_s: float) -> list[tuple[float, str, dict[str, Any]]]:
+def _renamer(salt: str | None) -> Callable[[str], str]:
+    """Trace and span ids as recorded, or (for a copy played as warm-up) consistently renamed, so that a copy
+    never shares an id with what it is played before."""
+    if salt is None:
+        return lambda value: value
+    return lambda value: hashlib.sha256(f"{salt}|{value}".encode()).hexdigest()[:len(value)] if value else value
+
+
+def _read_spans(folder: Path, shift_s: float, salt: str | None) -> list[tuple[float, str, dict[str, Any]]]:
     """(end time, pod, OTLP span) for every trace row."""
     spans = []
+    rename = _renamer(salt)
     for path in _files(folder, "*_trace.csv*"):
         for row in _rows(path):
             start, end = int(row["StartTimeUnixNano"]) / 1e9 + shift_s, int(row["EndTimeUnixNano"]) / 1e9 + shift_s
-            span = {"traceId": row["TraceID"], "spanId": row["SpanID"], "name": row["OperationName"], "kind": 0,
-                    "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(max(end, start))}
+            span = {"traceId": rename(row["TraceID"]), "spanId": rename(row["SpanID"]), "name": row["OperationName"],
+                    "kind": 0, "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(max(end, start))}
             if row["ParentID"] and row["ParentID"] != "root":
-                span["parentSpanId"] = row["ParentID"]
+                span["parentSpanId"] = rename(row["ParentID"])
             spans.append((end, row["PodName"], span))
     return spans
 
@@ -102,9 +113,10 @@ def _span_requests(spans: list[tuple[float, str, dict[str, Any]]]) -> list[tuple
     return out
 
 
-def _log_lines(folder: Path, shift_s: float) -> list[tuple[float, str, str | None, Any]]:
+def _log_lines(folder: Path, shift_s: float, salt: str | None) -> list[tuple[float, str, str | None, Any]]:
     """Vector-style JSON lines: the container runtime's line parsed into level, logger, ids and message."""
     out = []
+    rename = _renamer(salt)
     for path in _files(folder, "*_log.csv*"):
         for row in _rows(path):
             try:
@@ -127,9 +139,9 @@ def _log_lines(folder: Path, shift_s: float) -> list[tuple[float, str, str | Non
             trace_id = (match and match["trace"]) or row.get("TraceID")
             span_id = (match and match["span"]) or row.get("SpanID")
             if trace_id:
-                line["trace_id"] = trace_id
+                line["trace_id"] = rename(trace_id)
             if span_id:
-                line["span_id"] = span_id
+                line["span_id"] = rename(span_id)
             out.append((ts, "aiops.logs.raw", service, line))
     return out
 
@@ -183,8 +195,8 @@ def _last_time(items: list[tuple[float, str, str | None, Any]]) -> float:
     return max(when for when, *_ in items)
 
 
-def _minute(folder: Path, shift_s: float = 0.0) -> list[tuple[float, str, str | None, Any]]:
-    return _span_requests(_read_spans(folder / "trace", shift_s)) + _log_lines(folder / "log", shift_s)
+def _minute(folder: Path, shift_s: float = 0.0, salt: str | None = None) -> list[tuple[float, str, str | None, Any]]:
+    return _span_requests(_read_spans(folder / "trace", shift_s, salt)) + _log_lines(folder / "log", shift_s, salt)
 
 
 def _as_case(case_id: str, label: Label, warmup: list, body: list, description: str,
@@ -219,7 +231,7 @@ def load_case(root: Path, case_dir: Path) -> Case:
     if reference is not None:
         plain = _minute(reference)
         if plain:
-            warmup = _minute(reference, _first_time(telemetry) - 1.0 - _last_time(plain))
+            warmup = _minute(reference, _first_time(telemetry) - 1.0 - _last_time(plain), salt="warm-up")
     return _as_case(case_dir.name, Label(label.get("root_cause_service"), label.get("fault_type"), fault_at),
                     warmup, body, f"{label.get('root_cause_service')} {label.get('fault_type')}",
                     {"reference": str(reference) if reference else None})
@@ -230,7 +242,7 @@ def load_reference(folder: Path) -> Case:
     body = _minute(folder)
     if not body:
         raise CaseError(f"{folder}: no logs or traces")
-    warmup = _minute(folder, _first_time(body) - 1.0 - _last_time(body))
+    warmup = _minute(folder, _first_time(body) - 1.0 - _last_time(body), salt="warm-up")
     return _as_case(f"normal-{folder.name}", Label(None), warmup, body, "fault-free reference minute",
                     {"reference": str(folder)})
 

@@ -20,15 +20,6 @@ from streams.correlation.signals import TickSignal, decode_signal
 from streams.topics import Input, SignalsTopic, raw_topic
 
 
-def config_from(ctx: StreamContext) -> CorrelationConfig:
-    s = ctx.settings
-    return CorrelationConfig(
-        allowed_lateness_s=s.correlation_allowed_lateness_s, group_gap_s=s.correlation_group_gap_s,
-        graph_hops=s.correlation_graph_hops, quiet_period_s=s.incident_quiet_period_s,
-        snapshot_interval_s=s.incident_snapshot_interval_s,
-    )
-
-
 def register(app: faust.App, ctx: StreamContext) -> None:
     signals = Input.declare(app, ctx, SIGNALS, decode_signal, partitions=1)
     ticks = SignalsTopic(signals.topic)
@@ -38,13 +29,14 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     def table(name: str) -> faust.Table:
         return app.Table(name, partitions=1)  # JSON keys and values by default
 
-    correlator = Correlator(config_from(ctx), Tables(
+    correlator = Correlator(CorrelationConfig.from_settings(ctx.settings), Tables(
         incidents=table("incident_id_to_state"),
         fingerprint_to_incident=table("fingerprint_to_incident"),
         trace_to_incident=table("trace_to_incident"),
         edges=table("edge_to_stats"),
         service_to_recent_evidence=table("service_to_recent_evidence"),
         counters=table("counter_to_value"),
+        service_to_anomalies=table("service_to_anomalies"),
     ))
     memory = OnDemandMemoryClient(ctx.settings)
     similar = SimilarIncidents(lambda incident: asimilar_for_incident(incident, memory()),

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.anomaly.baseline import BaselineConfig, RobustBaseline, binomial_log10_tail
+from streams.anomaly.patterns import PatternConfig, judge_patterns, learn_patterns, score_p
 from streams.anomaly.records import SpanStats
 from streams.anomaly.window import Window, merge_stats
 from streams.correlation.signals import AnomalySignal
@@ -44,14 +45,14 @@ class SpanDetectorConfig:
     network_no_history_ms: float = 500.0  # without a baseline yet, this much time on the wire is anomalous
     rare_min_samples: int = 2  # calls that are rare are judged over the longer window, from this many
     errors_min: int = 3
+    errors_min_baseline: float = 20.0  # calls learned before errors are judged
     errors_log10_p: float = -4.0
-    pattern_min_ratio: float = 0.5  # a template logged by at least this share of an operation's spans
-    pattern_min_baseline_spans: float = 5.0
-    pattern_min_spans: int = 5
-    pattern_log10_p: float = -4.0
-    new_pattern_min_baseline_spans: float = 20.0
-    new_pattern_min_share: float = 0.3
-    new_pattern_min_spans: int = 3
+    patterns: PatternConfig = PatternConfig()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SpanDetectorConfig:
+        return cls(window_buckets=settings.rca_window_buckets,
+                   pattern_window_buckets=settings.rca_pattern_window_buckets, z_min=settings.rca_z_min)
 
     @property
     def keep(self) -> float:
@@ -60,10 +61,6 @@ class SpanDetectorConfig:
 
 def _score_z(z: float) -> float:
     return round(min(10.0, max(0.0, z / 2.0)), 2)
-
-
-def _score_p(log10_p: float) -> float:
-    return round(min(10.0, max(0.0, -log10_p / 2.0)), 2)
 
 
 class SpanAnomalyDetector:
@@ -114,27 +111,14 @@ class SpanAnomalyDetector:
                     n, e = state.get("ops", {}).get(op.op, {}).get("err", [0.0, 0.0])
                     self._put(state, "ops", op.op, "err", [n * keep + op.entries, e * keep + op.errors])
         for edge in stats.edges:
-            for field, samples, signal in (("client", edge.client_ms, "client_latency"), ("gap", edge.gap_ms, "network")):
+            for field, samples in (("client", edge.client_ms), ("gap", edge.gap_ms)):
                 if samples:
                     baseline = self._baseline(state, "edges", edge.caller, field)
-                    baseline.learn(statistics.median(samples), flagged(signal, edge.caller, edge.caller)
+                    baseline.learn(statistics.median(samples), flagged("network", edge.caller, edge.caller)
                                    or flagged("client_latency", edge.caller, edge.caller))
                     self._put(state, "edges", edge.caller, field, baseline.to_dict())
-        spans_by_op = {op.op: op.entries - op.errors for op in stats.ops if op.entries > op.errors}
-        templates_by_op: dict[str, dict[str, int]] = {}
-        for t in stats.templates:
-            templates_by_op.setdefault(t.op, {})[t.template_id] = t.spans
-        patterns = dict(state.get("patterns", {}))
-        for op, spans in spans_by_op.items():
-            if flagged("log_pattern", op):
-                continue
-            known = dict(patterns.get(op, {"n": 0.0, "t": {}}))
-            counts = {tid: c * keep for tid, c in known["t"].items()}
-            for tid, c in templates_by_op.get(op, {}).items():
-                counts[tid] = counts.get(tid, 0.0) + c
-            patterns[op] = {"n": known["n"] * keep + spans,
-                            "t": {tid: round(c, 4) for tid, c in counts.items() if c >= 0.05}}
-        state["patterns"] = patterns
+        anomalous_ops = {op.op for op in stats.ops if flagged("log_pattern", op.op)}
+        state["patterns"] = learn_patterns(state.get("patterns", {}), stats, keep, skip=anomalous_ops)
 
     # --- judging ----------------------------------------------------------------------------------
     def _judge(self, service: str, state: dict, window: Window) -> list[AnomalySignal]:
@@ -156,13 +140,16 @@ class SpanAnomalyDetector:
                 self._judge_errors(state, op, signal)
         longer = buckets[-self.config.pattern_window_buckets:]
         pooled_longer = merge_stats(longer)
+        signal_longer = emitter(longer[0].bucket_start)
         rare = {edge.caller: edge for edge in pooled_longer.edges}
         for edge in pooled.edges:
+            # Rare calls are judged over the longer window, from fewer samples.
             if len(edge.gap_ms or edge.client_ms) < self.config.min_samples and edge.caller in rare:
-                self._judge_edge(state, rare[edge.caller], emitter(longer[0].bucket_start), self.config.rare_min_samples)
+                self._judge_edge(state, rare[edge.caller], signal_longer, self.config.rare_min_samples)
             else:
                 self._judge_edge(state, edge, signal, self.config.min_samples)
-        self._judge_patterns(state, pooled_longer, emitter(longer[0].bucket_start))
+        for fields in judge_patterns(state, pooled_longer, self.config.patterns):
+            signal_longer(**fields)
         return out
 
     def _judge_latency(self, state: dict, op: Any, signal: Any) -> None:
@@ -190,12 +177,14 @@ class SpanAnomalyDetector:
         if op.errors < cfg.errors_min:
             return
         n, e = state.get("ops", {}).get(op.op, {}).get("err", [0.0, 0.0])
+        if n < cfg.errors_min_baseline:
+            return
         rate = (e + 0.5) / (n + 10.0)  # a prior of a little under 5 % keeps a young baseline from alarming
         log10_p = binomial_log10_tail(op.errors, op.entries, rate, upper=True)
         if log10_p > cfg.errors_log10_p or op.errors / op.entries < rate + 0.1:
             return
         own = op.own_errors / op.errors >= 0.5
-        signal(signal="errors", role="cause" if own else "symptom", subject=op.op, score=_score_p(log10_p),
+        signal(signal="errors", role="cause" if own else "symptom", subject=op.op, score=score_p(log10_p),
                value=round(op.errors / op.entries, 3), baseline=round(rate, 4), unit="ratio",
                reason=f"{op.op}: {op.errors} of {op.entries} calls failed ({op.own_errors} with no failing call "
                       f"below), baseline {rate:.1%}",
@@ -234,54 +223,3 @@ class SpanAnomalyDetector:
                        score=round(min(10.0, value / cfg.network_no_history_ms * 2.5), 2), value=round(value, 2),
                        unit="ms", reason=f"{what}; no baseline yet, and more than {cfg.network_no_history_ms:.0f} ms",
                        trace_ids=traces)
-
-    def _judge_patterns(self, state: dict, pooled: SpanStats, signal: Any) -> None:
-        cfg = self.config
-        patterns = state.get("patterns", {})
-        spans_by_op = {op.op: op.entries - op.errors for op in pooled.ops if op.entries > op.errors}
-        seen: dict[str, dict[str, Any]] = {}
-        for t in pooled.templates:
-            seen.setdefault(t.op, {})[t.template_id] = t
-        for op, n in spans_by_op.items():
-            known = patterns.get(op)
-            if not known or n < cfg.pattern_min_spans:
-                continue
-            base_n = known["n"]
-            for tid, count in known["t"].items():
-                ratio = min(1.0, count / base_n) if base_n else 0.0
-                if base_n < cfg.pattern_min_baseline_spans or ratio < cfg.pattern_min_ratio:
-                    continue
-                k = seen.get(op, {}).get(tid).spans if tid in seen.get(op, {}) else 0
-                if k > ratio * n / 3:
-                    continue
-                log10_p = binomial_log10_tail(k, n, ratio, upper=False)
-                if log10_p > cfg.pattern_log10_p:
-                    continue
-                text = self._template_text(state, op, tid) or f"template {tid}"
-                signal(signal="log_pattern", role="cause", subject=op, score=_score_p(log10_p),
-                       value=round(k / n, 3), baseline=round(ratio, 3), unit="ratio",
-                       reason=f"{op}: {n} calls, {k} logged \"{text}\" (it used to be {ratio:.0%} of calls): "
-                              f"the code takes another path")
-            if base_n >= cfg.new_pattern_min_baseline_spans:
-                for tid, t in seen.get(op, {}).items():
-                    if tid in known["t"] or t.spans < cfg.new_pattern_min_spans or t.spans / n < cfg.new_pattern_min_share:
-                        continue
-                    signal(signal="log_pattern", role="cause", subject=op, score=round(min(10.0, 2.0 + 4 * t.spans / n), 2),
-                           value=round(t.spans / n, 3), baseline=0.0, unit="ratio",
-                           reason=f"{op}: {t.spans} of {n} calls logged \"{t.template}\", which it never logged "
-                                  f"before ({base_n:.0f} calls learned)")
-        self._remember_texts(state, pooled)
-
-    @staticmethod
-    def _remember_texts(state: dict, pooled: SpanStats) -> None:
-        texts = dict(state.get("texts", {}))
-        for t in pooled.templates:
-            texts[f"{t.op}|{t.template_id}"] = t.template[:300]
-        if len(texts) > 5000:  # bounded: keep the most recent
-            texts = dict(list(texts.items())[-5000:])
-        state["texts"] = texts
-
-    @staticmethod
-    def _template_text(state: dict, op: str, tid: str) -> str | None:
-        return state.get("texts", {}).get(f"{op}|{tid}")
-

@@ -25,9 +25,10 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from streams.anomaly.records import EdgeStats, LogEvent, OpStats, SpanStats, TemplateStats
-from streams.correlation.signals import EdgeSignal
+from streams.correlation.signals import EdgeSignal, SpanSignal
 from streams.records import Severity, Span, SpanKind
 
 _ERROR_SEVERITIES = (Severity.error, Severity.critical)
@@ -46,6 +47,12 @@ class TraceCondenserConfig:
     max_traces: int = 20_000  # open traces held; the oldest are read early beyond this
     max_spans_per_trace: int = 5_000
     max_known_spans: int = 200_000  # finished spans remembered for log lines that arrive after them
+    error_spans_per_bucket: int = 3  # failed spans passed on as evidence, per operation per bucket
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TraceCondenserConfig:
+        return cls(bucket_s=settings.rca_bucket_s, trace_idle_s=settings.rca_trace_idle_s,
+                   close_grace_s=settings.rca_bucket_grace_s)
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _Bucket:
     ops: dict[tuple[str, str], _OpAcc] = field(default_factory=lambda: defaultdict(_OpAcc))
     edges: dict[tuple[str, str], _EdgeAcc] = field(default_factory=lambda: defaultdict(_EdgeAcc))
     templates: dict[tuple[str, str, str], list] = field(default_factory=dict)  # → [spans, template, severity]
+    errors_sent: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class TraceCondenser:
@@ -110,6 +118,7 @@ class TraceCondenser:
         self.late_records = 0
         self.pending_edges: dict[tuple[str, str], list[int]] = {}
         self.pending_edges_time: datetime | None = None
+        self.pending_errors: list[SpanSignal] = []
 
     # --- input ------------------------------------------------------------------------------------
     def _trace(self, trace_id: str, event_ts: float) -> _Trace:
@@ -180,6 +189,11 @@ class TraceCondenser:
             self.closed_until = max(self.closed_until, end)
         return out
 
+    def drain_errors(self) -> list[SpanSignal]:
+        """A few failed spans per operation and bucket, as span evidence with their trace ids."""
+        errors, self.pending_errors = self.pending_errors, []
+        return errors
+
     def drain_edges(self) -> list[EdgeSignal]:
         """Caller → callee calls seen since the last call, for the dependency graph."""
         if not self.pending_edges or self.pending_edges_time is None:
@@ -223,6 +237,8 @@ class TraceCondenser:
                 continue
             bucket = self.buckets.setdefault(bucket_start, _Bucket())
             bucket.ops[(span.service, span.name)].spans += 1
+            if failed[span.span_id]:
+                self._error_evidence(bucket, span, logs.get(span.span_id, ()))
             kids = children.get(span.span_id, [])
             for child in kids:
                 if child.service != span.service:
@@ -242,6 +258,17 @@ class TraceCondenser:
         for event_list in logs.values():  # lines naming spans this trace never delivered
             if event_list and event_list[0].span_id not in spans:
                 self.late_records += len(event_list)
+
+    def _error_evidence(self, bucket: _Bucket, span: Span, events: Iterable[LogEvent]) -> None:
+        key = (span.service, span.name)
+        bucket.errors_sent[key] = bucket.errors_sent.get(key, 0) + 1
+        if bucket.errors_sent[key] > self.config.error_spans_per_bucket:
+            return
+        message = span.status_message or next((e.template for e in events if e.severity in _ERROR_SEVERITIES), None)
+        self.pending_errors.append(SpanSignal(
+            trace_id=span.trace_id, span_id=span.span_id, service=span.service, operation=span.name,
+            evidence="error", duration_ms=span.duration_ms, message=message[:500] if message else None,
+            event_time=span.end_time))
 
     @staticmethod
     def _enters(span: Span, spans: dict[str, Span]) -> bool:

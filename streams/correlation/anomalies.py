@@ -3,19 +3,20 @@
 The book keeps, per service, the anomalies seen recently (a table: service → {key → evidence}); evidence ages
 out `window_s` of event time after it was last seen. An incident opens when the anomalies of a group of
 services that call each other (each within `hops` call edges of another in the group) add up to `open_score`
-(symptoms count `symptom_weight` of their score) from at least `min_evidence` anomalies: one odd reading
-opens nothing.
+(symptoms count `symptom_weight` of their score) from at least `min_evidence` observations (an anomaly found
+in two successive windows counts twice): one odd reading opens nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from streams.correlation.graph import DependencyGraph
-from streams.correlation.incident import AnomalyEvidence
+from streams.correlation.incident import AnomalyEvidence, IncidentState
 from streams.correlation.signals import AnomalySignal
 
 
@@ -90,5 +91,65 @@ class AnomalyBook:
         return [e for name in sorted(seen) for e in fresh[name]]
 
     def opens(self, evidence: list[AnomalyEvidence]) -> bool:
-        return (len(evidence) >= self.config.min_evidence
+        """Enough evidence: the anomalies (each judgement window that found one counts) and their weight."""
+        return (sum(e.observations for e in evidence) >= self.config.min_evidence
                 and sum(weight(e, self.config) for e in evidence) >= self.config.open_score)
+
+
+class AnomalyIntake:
+    """The correlator's handling of anomaly signals (a part of streams/correlation/engine.py's Correlator):
+    join a live incident that holds the service or a service close to it in the call graph, else wait in the
+    book until the group's evidence opens an incident."""
+
+    book: AnomalyBook
+    config: Any
+
+    def on_anomaly(self, signal: AnomalySignal) -> list[Any]:  # the correlator's outputs
+        if not self._observe_time(signal.event_time):
+            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
+        now = self.event_now()
+        evidence = evidence_from(signal)
+        incident = self._anomaly_home(signal.service, signal.event_time, now)
+        if incident is None:
+            self.book.add(evidence)
+            group = self.book.group(signal.service, self.graph(), now)
+            if not self.book.opens(group):
+                return []
+            incident = self._open_from(group)
+            for service in incident.services:
+                self._pull_recent_evidence(incident, service, now)
+        else:
+            if incident.add_service(signal.service):
+                self._pull_recent_evidence(incident, signal.service, now)
+            incident.upsert_anomaly(evidence)
+        incident.extend_window(signal.event_time)
+        incident.last_activity = now
+        incident.dirty = True
+        return self._maybe_emit(incident, now)
+
+    def _anomaly_home(self, service: str, when: datetime, now: float) -> IncidentState | None:
+        """The live incident this service's anomaly belongs to: one that holds the service, else one that holds
+        a service within `anomalies.hops` call edges of it and is close in time."""
+        graph = self.graph()
+        near = graph.within(service, self.config.anomalies.hops)
+        live = [i for i in self._open_incidents() if self._live(i, now)]
+        for incident in live:
+            if service in incident.services:
+                return incident
+        close = [i for i in live if i.overlaps(when, self.config.group_gap_s) and near & set(i.services)]
+        return max(close, key=lambda i: i.window_end) if close else None
+
+    def _open_from(self, group: list[AnomalyEvidence]) -> IncidentState:
+        first = min(group, key=lambda e: (e.first_seen, e.key))
+        digest = hashlib.sha256(f"anomaly|{first.key}|{first.first_seen.isoformat()}".encode()).hexdigest()
+        incident_id = f"inc-{digest[:16]}"
+        incident = self._load(incident_id) or IncidentState(
+            id=incident_id, window_start=first.first_seen, window_end=first.last_seen, opened_by="anomalies")
+        for evidence in group:
+            self.book.take(evidence.service)
+            incident.add_service(evidence.service)
+            incident.upsert_anomaly(evidence)
+            incident.extend_window(evidence.first_seen)
+            incident.extend_window(evidence.last_seen)
+        return incident
+

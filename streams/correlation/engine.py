@@ -20,18 +20,16 @@ evidence upserts), so a replay cannot create a second incident for the same aler
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, evidence_from
+from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, AnomalyIntake
 from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     AlertState,
-    AnomalyEvidence,
     IncidentState,
     LogEvidence,
     SpanEvidence,
@@ -54,6 +52,17 @@ class CorrelationConfig:
     resolved_retention_s: float = 3600.0
     anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
+
+    @classmethod
+    def from_settings(cls, s: Any) -> CorrelationConfig:
+        return cls(
+            allowed_lateness_s=s.correlation_allowed_lateness_s, group_gap_s=s.correlation_group_gap_s,
+            graph_hops=s.correlation_graph_hops, quiet_period_s=s.incident_quiet_period_s,
+            snapshot_interval_s=s.incident_snapshot_interval_s,
+            anomalies=AnomalyConfig(open_score=s.incident_open_score, min_evidence=s.incident_open_min_evidence,
+                                    window_s=s.anomaly_evidence_window_s, hops=s.anomaly_join_hops),
+            ranking=RankingConfig(method=s.rca_ranking),
+        )
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ class Tables:
 Output = Snapshot | Tombstone | Rejected
 
 
-class Correlator:
+class Correlator(AnomalyIntake):
     def __init__(self, config: CorrelationConfig, tables: Tables):
         self.config = config
         self.t = tables
@@ -315,56 +324,6 @@ class Correlator:
 
     def on_span(self, signal: SpanSignal) -> list[Output]:
         return self._on_evidence(signal, [signal.trace_id])
-
-    # --- anomalies --------------------------------------------------------------------------------
-    def on_anomaly(self, signal: AnomalySignal) -> list[Output]:
-        if not self._observe_time(signal.event_time):
-            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
-        now = self.event_now()
-        evidence = evidence_from(signal)
-        incident = self._anomaly_home(signal.service, signal.event_time, now)
-        if incident is None:
-            self.book.add(evidence)
-            group = self.book.group(signal.service, self.graph(), now)
-            if not self.book.opens(group):
-                return []
-            incident = self._open_from(group)
-            for service in incident.services:
-                self._pull_recent_evidence(incident, service, now)
-        else:
-            if incident.add_service(signal.service):
-                self._pull_recent_evidence(incident, signal.service, now)
-            incident.upsert_anomaly(evidence)
-        incident.extend_window(signal.event_time)
-        incident.last_activity = now
-        incident.dirty = True
-        return self._maybe_emit(incident, now)
-
-    def _anomaly_home(self, service: str, when: datetime, now: float) -> IncidentState | None:
-        """The live incident this service's anomaly belongs to: one that holds the service, else one that holds
-        a service within `anomalies.hops` call edges of it and is close in time."""
-        graph = self.graph()
-        near = graph.within(service, self.config.anomalies.hops)
-        live = [i for i in self._open_incidents() if self._live(i, now)]
-        for incident in live:
-            if service in incident.services:
-                return incident
-        close = [i for i in live if i.overlaps(when, self.config.group_gap_s) and near & set(i.services)]
-        return max(close, key=lambda i: i.window_end) if close else None
-
-    def _open_from(self, group: list[AnomalyEvidence]) -> IncidentState:
-        first = min(group, key=lambda e: (e.first_seen, e.key))
-        digest = hashlib.sha256(f"anomaly|{first.key}|{first.first_seen.isoformat()}".encode()).hexdigest()
-        incident_id = f"inc-{digest[:16]}"
-        incident = self._load(incident_id) or IncidentState(
-            id=incident_id, window_start=first.first_seen, window_end=first.last_seen, opened_by="anomalies")
-        for evidence in group:
-            self.book.take(evidence.service)
-            incident.add_service(evidence.service)
-            incident.upsert_anomaly(evidence)
-            incident.extend_window(evidence.first_seen)
-            incident.extend_window(evidence.last_seen)
-        return incident
 
     def on_edge(self, signal: EdgeSignal) -> list[Output]:
         key = edge_key(signal.caller, signal.callee)

@@ -75,12 +75,15 @@ class AnomalyEvidence(BaseModel):
     trace_ids: list[str] = Field(default_factory=list)
     first_seen: datetime
     last_seen: datetime
+    observations: int = 1  # judgements (windows) that found it
 
     def merged(self, newer: AnomalyEvidence) -> AnomalyEvidence:
         """This evidence seen again: the stronger reading's numbers and reason, the whole time span."""
         stronger = newer if newer.score >= self.score else self
+        again = newer.last_seen > self.last_seen
         return stronger.model_copy(update={"first_seen": min(self.first_seen, newer.first_seen),
-                                           "last_seen": max(self.last_seen, newer.last_seen)})
+                                           "last_seen": max(self.last_seen, newer.last_seen),
+                                           "observations": self.observations + (newer.observations if again else 0)})
 
 
 class IncidentState(BaseModel):
@@ -205,7 +208,7 @@ class IncidentState(BaseModel):
                 {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
             ],
             "anomaly_evidence": [
-                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer")}
+                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer", "observations")}
                 for a in sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES_SHOWN]
             ],
             "opened_by": self.opened_by,

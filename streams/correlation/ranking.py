@@ -6,12 +6,16 @@ anomalies (spans, log patterns, metrics), each anomaly a cause (the service's ow
 `RankingConfig.method`:
 
 - `blame` (explicit blame propagation): a service's score is its own cause evidence, plus a share of the
-  symptoms of the services that call it (directly or through others), each caller's symptoms divided among
-  the services below it in proportion to their own cause evidence: the service whose own misbehaviour best
-  explains its callers' symptoms ranks first.
+  symptoms of the services whose anomalous calls lead down to it, each symptomatic service's symptoms divided
+  among the services with cause evidence below it in proportion to that evidence: the service whose own
+  misbehaviour best explains its callers' symptoms ranks first.
 - `walk` (a personalised random walk, as MicroRank and MicroCause do): a walker starts at services in
   proportion to their anomalies and moves from a caller to a callee in proportion to the callee's anomalies,
   staying where there is cause evidence; the most visited services rank first.
+
+Calls into a service are its evidence (the callee's latency as its callers see it); time on the wire is the
+call's, and goes to whichever end takes part in more calls with time on the wire (a delay on one service's
+network shows on its calls in and out).
 
 Incidents that carry no anomaly evidence (alerts, logs and spans only) keep the rule a person would apply:
 the deepest failing service in the failing call chain (streams/correlation/rootcause.py).
@@ -19,12 +23,13 @@ the deepest failing service in the failing call chain (streams/correlation/rootc
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
 from streams.correlation.graph import DependencyGraph
-from streams.correlation.incident import IncidentState
+from streams.correlation.incident import AnomalyEvidence, IncidentState
 from streams.correlation.rootcause import rank_root_cause
 
 # How much one unit of score of each kind of evidence counts as cause evidence of the service.
@@ -33,6 +38,8 @@ CAUSE_WEIGHTS = {"log_pattern": 1.0, "network": 1.0, "self_time": 0.8, "errors":
 ALERT_WEIGHT = {"critical": 8.0, "error": 6.0, "warning": 3.0, "info": 1.0, "unknown": 3.0}
 ERROR_TEMPLATE_WEIGHT = 1.5
 MAX_EVIDENCE_LINES = 5
+PERSISTENT_WINDOWS = 6
+MAGNITUDE_REFERENCE_MS = 300.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,38 @@ def _diminishing(scores: list[float]) -> float:
     return sum(score / (2 ** i) for i, score in enumerate(sorted(scores, reverse=True)))
 
 
-def collect(incident: IncidentState) -> dict[str, Evidence]:
+def magnitude(anomaly: AnomalyEvidence) -> float:
+    """Latency evidence counts by the time it adds (a second on every call outweighs a few milliseconds that
+    are just as unusual): 0.5 for 10 ms or less, 1 for MAGNITUDE_REFERENCE_MS, up to 1.5."""
+    if anomaly.unit != "ms" or anomaly.value is None:
+        return 1.0
+    added = anomaly.value - (anomaly.baseline or 0.0)
+    return min(1.5, max(0.5, math.log10(max(added, 10.0)) / math.log10(MAGNITUDE_REFERENCE_MS)))
+
+
+def persistence(anomaly: AnomalyEvidence) -> float:
+    """A fault persists; noise comes and goes: evidence found in fewer than PERSISTENT_WINDOWS judgements
+    counts in proportion."""
+    return min(1.0, anomaly.observations / PERSISTENT_WINDOWS)
+
+
+def caller_side(incident: IncidentState) -> dict[str, list[AnomalyEvidence]]:
+    """Time on the wire belongs to the call, not to either end: each such anomaly goes to the end (caller or
+    callee) that takes part in more calls with time on the wire; ties stay with the callee. Returns the
+    callers that take some over, with the anomalies they take."""
+    network = [a for a in incident.anomalies.values() if a.signal == "network" and a.peer]
+    touching: dict[str, int] = defaultdict(int)
+    for a in network:
+        touching[a.service] += 1
+        touching[a.peer or ""] += 1
+    moved: dict[str, list[AnomalyEvidence]] = defaultdict(list)
+    for a in network:
+        if touching[a.peer or ""] > touching[a.service]:
+            moved[a.peer or ""].append(a)
+    return dict(moved)
+
+
+def collect(incident: IncidentState, moved: dict[str, list[AnomalyEvidence]]) -> dict[str, Evidence]:
     """Every service's own evidence, as cause and symptom strength with the lines behind them."""
     evidence: dict[str, Evidence] = defaultdict(Evidence)
     firing = [a for a in incident.alerts.values() if a.status == "firing"]
@@ -75,12 +113,21 @@ def collect(incident: IncidentState) -> dict[str, Evidence]:
     for log in incident.log_evidence.values():
         if log.level.lower() in ("error", "critical", "fatal", "err", "crit", "panic", "emergency"):
             evidence[log.service].add(ERROR_TEMPLATE_WEIGHT, f"log {log.reason}: {log.template[:120]}", cause=True)
+    reattributed = {a.key for items in moved.values() for a in items}
     grouped: dict[tuple[str, str, bool], list[tuple[float, str]]] = defaultdict(list)
     for anomaly in incident.anomalies.values():
+        if anomaly.key in reattributed:
+            continue
         cause = anomaly.role == "cause"
-        weight = CAUSE_WEIGHTS.get(anomaly.signal, 0.5) if cause else 1.0
+        weight = (CAUSE_WEIGHTS.get(anomaly.signal, 0.5) if cause else 1.0) * persistence(anomaly) * magnitude(anomaly)
         grouped[(anomaly.service, anomaly.signal, cause)].append(
             (anomaly.score * weight, f"{anomaly.role} {anomaly.signal}: {anomaly.reason}"))
+    for caller, items in moved.items():
+        for a in items:
+            grouped[(caller, "network", True)].append(
+                (a.score * CAUSE_WEIGHTS["network"] * persistence(a) * magnitude(a),
+                 f"cause network: its own calls to {a.service} ({a.reason}), and it takes part in more calls "
+                 f"with time on the wire than {a.service}"))
     for (service, _, cause), items in grouped.items():
         total = _diminishing([amount for amount, _ in items])
         best = max(items, key=lambda x: x[0])
@@ -92,47 +139,66 @@ def collect(incident: IncidentState) -> dict[str, Evidence]:
     return evidence
 
 
-def _below(graph: DependencyGraph, service: str, among: set[str]) -> set[str]:
-    """Services among `among` reachable from `service` along call edges (callees, their callees, ...)."""
-    seen: set[str] = set()
+def anomalous_calls(incident: IncidentState, moved: dict[str, list[AnomalyEvidence]]) -> dict[str, set[str]]:
+    """Caller → callees whose calls from it are anomalous (and not the caller's own side of them)."""
+    reattributed = {a.key for items in moved.values() for a in items}
+    calls: dict[str, set[str]] = defaultdict(set)
+    for a in incident.anomalies.values():
+        if a.peer and a.key not in reattributed:
+            calls[a.peer].add(a.service)
+    return calls
+
+
+def _explainers(service: str, calls: dict[str, set[str]], graph: DependencyGraph,
+                evidence: dict[str, Evidence]) -> set[str]:
+    """The services with cause evidence that can explain `service`'s symptoms: those its anomalous calls lead
+    down to (callee by callee)."""
+    found: set[str] = set()
+    seen = {service}
     frontier = [service]
     while frontier:
         current = frontier.pop()
-        for callee in graph.callees.get(current, set()):
-            if callee in among and callee not in seen:
+        for callee in calls.get(current, set()):
+            if callee in evidence and callee not in seen:
                 seen.add(callee)
                 frontier.append(callee)
-    seen.discard(service)
-    return seen
+                if evidence[callee].cause > 0:
+                    found.add(callee)
+    return found
 
 
-def blame(evidence: dict[str, Evidence], graph: DependencyGraph, config: RankingConfig
-          ) -> dict[str, tuple[float, list[str]]]:
+def blame(evidence: dict[str, Evidence], graph: DependencyGraph, config: RankingConfig,
+          calls: dict[str, set[str]]) -> dict[str, tuple[float, list[str]]]:
     services = set(evidence)
-    scores = {s: evidence[s].cause for s in services}
+    credit = {s: 0.0 for s in services}
     explained: dict[str, list[str]] = defaultdict(list)
     for caller in services:
         if not evidence[caller].symptom:
             continue
-        below = [s for s in _below(graph, caller, services) if evidence[s].cause > 0]
+        below = _explainers(caller, calls, graph, evidence)
         total = sum(evidence[s].cause for s in below)
         for service in below:
-            scores[service] += config.propagation * evidence[caller].symptom * evidence[service].cause / total
+            credit[service] += config.propagation * evidence[caller].symptom * evidence[service].cause / total
             explained[service].append(caller)
-        if not below:  # nothing below explains it: the caller's own symptoms count a little for itself
-            scores[caller] += config.propagation * evidence[caller].symptom * 0.5
+    # Explaining others' symptoms can at most double a service's own evidence: a faint anomaly below loud
+    # symptoms is not made the cause by them.
+    scores = {s: evidence[s].cause + min(credit[s], evidence[s].cause) for s in services}
+    for service in services:
+        if not evidence[service].cause:  # nothing of its own: its symptoms are all it shows
+            scores[service] = 0.1 * evidence[service].symptom
     return {s: (scores[s], sorted(explained[s])) for s in services}
 
 
-def walk(evidence: dict[str, Evidence], graph: DependencyGraph, config: RankingConfig
-         ) -> dict[str, tuple[float, list[str]]]:
+def walk(evidence: dict[str, Evidence], graph: DependencyGraph, config: RankingConfig,
+         calls: dict[str, set[str]]) -> dict[str, tuple[float, list[str]]]:
     services = sorted(evidence)
     anomaly = {s: evidence[s].cause + evidence[s].symptom for s in services}
     total = sum(anomaly.values()) or 1.0
     start = {s: anomaly[s] / total for s in services}
     moves: dict[str, dict[str, float]] = {}
     for s in services:
-        out = {c: anomaly[c] for c in graph.callees.get(s, set()) if c in evidence}
+        callees = (calls.get(s, set()) | graph.callees.get(s, set())) & set(evidence)
+        out = {c: anomaly[c] * (2.0 if c in calls.get(s, set()) else 1.0) for c in callees}
         out[s] = evidence[s].cause + 1e-3  # staying: own cause evidence holds the walker
         for caller in graph.callers.get(s, set()):
             if caller in evidence:
@@ -155,8 +221,10 @@ def rank(incident: IncidentState, graph: DependencyGraph, config: RankingConfig 
     config = config or RankingConfig()
     if not incident.anomalies:
         return rank_root_cause(incident, graph)
-    evidence = collect(incident)
-    scored = (walk if config.method == "walk" else blame)(evidence, graph, config)
+    moved = caller_side(incident)
+    evidence = collect(incident, moved)
+    calls = anomalous_calls(incident, moved)
+    scored = (walk if config.method == "walk" else blame)(evidence, graph, config, calls)
     order = sorted(scored, key=lambda s: (-scored[s][0], -evidence[s].cause, s))
     candidates = []
     for service in order[:config.candidates]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.anomaly.baseline import BaselineConfig, RobustBaseline
@@ -24,6 +24,10 @@ class MetricDetectorConfig:
     bucket_s: int = 60
     baseline: BaselineConfig = BaselineConfig(size=60, min_values=4, accept_after=15)
     z_min: float = 4.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> MetricDetectorConfig:
+        return cls(bucket_s=settings.rca_metric_bucket_s, z_min=settings.rca_z_min)
 
 
 def _series_value(point: MetricPoint, previous: dict[str, Any] | None) -> float | None:
@@ -70,7 +74,8 @@ class MetricAnomalyDetector:
         self.state[point.service] = service_state
         return signals
 
-    def _bucket(self, point: MetricPoint, role: MetricRole, series: dict[str, Any], value: float) -> list[AnomalySignal]:
+    def _bucket(self, point: MetricPoint, role: MetricRole, series: dict[str, Any],
+                value: float) -> list[AnomalySignal]:
         cfg = self.config
         baseline = RobustBaseline.from_dict(cfg.baseline, series.get("baseline"))
         bucket = int(point.time.timestamp() // cfg.bucket_s) * cfg.bucket_s
@@ -97,9 +102,12 @@ class MetricAnomalyDetector:
             return []
         start = datetime.fromtimestamp(bucket, UTC)
         where = f" on {point.instance}" if point.instance else ""
+        score = min(10.0, z / 2.0)
+        if role.saturation is not None and mean >= role.saturation:
+            score = max(score, 8.0)  # at its limit: as strong as evidence gets
         return [AnomalySignal(
             service=point.service, signal="metric", role="cause" if role.cause else "symptom", subject=point.name,
-            score=round(min(10.0, z / 2.0), 2), value=round(mean, 6), baseline=round(base, 6), unit=point.unit,
+            score=round(score, 2), value=round(mean, 6), baseline=round(base, 6), unit=point.unit,
             reason=f"{point.name}{where} ({role.role}) is {mean:.3g}{point.unit if point.unit != '1' else ''}, "
                    f"baseline {base:.3g} ({z:.1f} robust deviations {'above' if role.direction == 'up' else 'below'})",
-            window_start=start, event_time=min(point.time, start + timedelta(seconds=cfg.bucket_s)))]
+            window_start=start, event_time=point.time)]

@@ -19,10 +19,11 @@ class MetricRole:
     floor: float  # smallest meaningful change, in the metric's unit
     floor_rel: float = 0.5  # ... or this share of the baseline, whichever is larger
     cause: bool = True  # a cause of trouble in the service itself (saturation, errors) or a symptom (latency)
+    saturation: float | None = None  # a value at or above this is the resource at its limit
 
 
-_CPU = MetricRole("cpu", "up", floor=0.15)  # utilisation as a ratio: 15 points
-_MEMORY = MetricRole("memory", "up", floor=0.15)
+_CPU = MetricRole("cpu", "up", floor=0.15, saturation=0.85)  # utilisation as a ratio: 15 points
+_MEMORY = MetricRole("memory", "up", floor=0.15, saturation=0.9)
 _LATENCY = MetricRole("latency", "up", floor=0.05, floor_rel=1.0, cause=False)  # seconds, histogram means
 _ERRORS = MetricRole("errors", "up", floor=0.05)
 
@@ -46,7 +47,8 @@ def roles_from_settings(mapping: Mapping[str, Any]) -> dict[str, MetricRole]:
         spec = dict(spec)
         roles[name] = MetricRole(role=str(spec.get("role", "custom")), direction=spec.get("direction", "up"),
                                  floor=float(spec.get("floor", 0.0)), floor_rel=float(spec.get("floor_rel", 0.5)),
-                                 cause=bool(spec.get("cause", True)))
+                                 cause=bool(spec.get("cause", True)),
+                                 saturation=float(spec["saturation"]) if spec.get("saturation") is not None else None)
     return roles
 
 
