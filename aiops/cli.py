@@ -11,6 +11,7 @@ from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.dashboards.cli import dashboards_app
 from aiops.demo.cli import register as register_demo
+from aiops.eval.cli import eval_app
 from aiops.feed.cli import feed_app
 from aiops.gatekeeper.cli import register as register_gatekeeper
 from aiops.memory.cli import handbook_app, memory_app
@@ -135,6 +136,7 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(feed_app, name="feed")
 app.add_typer(bench_app, name="bench")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

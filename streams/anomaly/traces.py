@@ -12,8 +12,9 @@ seconds of event time and of wall time, then read as a whole:
 - each log event type (template or code location) is counted once per successful request that logged it,
   under the operation the request entered the service by.
 
-Finished traces go into event-time buckets; a bucket is closed (and its statistics returned) once the
-watermark has passed its end by `close_grace_s` and no open trace still reaches into it. Pure code: the
+Finished traces go into event-time buckets; a bucket is closed (and its statistics returned) once event time has
+settled past its end by `close_grace_s` and no open trace still reaches into it. Spans and log lines reach this
+stage by different paths, so while log lines flow, event time has settled only as far as both have come. Pure code: the
 Faust agent calls it, and so could a confluent-kafka condensing stage.
 """
 
@@ -112,7 +113,9 @@ class TraceCondenser:
         # span → service, the operation its request entered the service by, bucket (for lines arriving late)
         self.known_spans: OrderedDict[str, tuple[str, str, int | None]] = OrderedDict()
         self.buckets: dict[int, _Bucket] = {}
-        self.watermark = 0.0
+        self.watermark = 0.0  # latest span end seen
+        self.log_watermark = 0.0  # latest log event seen, and when (wall) it last moved
+        self.log_moved_wall = float("-inf")
         self.closed_until = float("-inf")  # end of the latest bucket closed
         self.last_wall = wall()
         self.late_records = 0
@@ -140,7 +143,18 @@ class TraceCondenser:
             trace.spans[span.span_id] = span
             trace.first_start = min(trace.first_start, span.start_time.timestamp())
 
+    def _settled(self) -> float:
+        """How far event time has settled: spans and log lines travel different paths to this stage, so while
+        log lines flow, the slower of the two decides (a request's lines must be in before it is counted)."""
+        if self.wall() - self.log_moved_wall > self.config.force_after_wall_s:
+            return self.watermark
+        return min(self.watermark, self.log_watermark)
+
     def add_log(self, event: LogEvent) -> None:
+        ts = event.time.timestamp()
+        if ts > self.log_watermark:
+            self.log_watermark = ts
+            self.log_moved_wall = self.wall()
         known = self.known_spans.get(event.span_id) if event.span_id else None
         if known is not None:  # its trace was read already: count it where its span went, if still open
             service, op, bucket = known
@@ -157,12 +171,13 @@ class TraceCondenser:
     def poll(self) -> list[SpanStats]:
         """Read the traces that went idle and close the buckets that are complete."""
         now = self.wall()
+        settled = self._settled()
         ready = []
         for trace_id, trace in self.traces.items():
             idle_wall = now - trace.last_wall
             if idle_wall < self.config.wall_idle_s:
                 break  # ordered by last touch: the rest are busier still
-            if self.watermark - trace.last_event >= self.config.trace_idle_s \
+            if settled - trace.last_event >= self.config.trace_idle_s \
                     or idle_wall >= self.config.force_after_wall_s:
                 ready.append(trace_id)
         while len(self.traces) - len(ready) > self.config.max_traces:
@@ -180,10 +195,11 @@ class TraceCondenser:
 
     def _close_buckets(self, force: bool) -> list[SpanStats]:
         reach = min((t.first_start for t in self.traces.values()), default=float("inf"))
+        settled = self._settled()
         out: list[SpanStats] = []
         for start in sorted(self.buckets):
             end = start + self.config.bucket_s
-            if not force and (end + self.config.close_grace_s > self.watermark or reach < end):
+            if not force and (end + self.config.close_grace_s > settled or reach < end):
                 break
             out += self._stats(start, self.buckets.pop(start))
             self.closed_until = max(self.closed_until, end)
