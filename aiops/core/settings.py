@@ -217,7 +217,8 @@ class Settings(BaseSettings):
     rca_window_buckets: int = Field(3, ge=1, description="recent buckets judged for latency, errors and calls")
     rca_pattern_window_buckets: int = Field(6, ge=1, description="recent buckets judged for log patterns")
     rca_z_min: float = Field(4.0, gt=0, description="robust deviations (median/MAD) above the baseline that count")
-    rca_metric_bucket_s: int = Field(60, ge=1, description="event-time bucket of metric series")
+    rca_metric_bucket_s: int = Field(15, ge=1, description="event-time bucket of metric series (about the "
+                                     "scrape interval: each bucket is one value of the baseline)")
     rca_metric_roles: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="what other metrics mean, JSON {name: {role, direction (up|down), "
         "floor, floor_rel, cause}}; the OpenTelemetry CPU, memory and request-duration names are known")

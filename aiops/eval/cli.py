@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ def rca(
     from aiops.core.settings import Settings
     from aiops.eval.score import score_case, summary
 
+    signal.signal(signal.SIGTERM, _exit_on_term)
     settings = Settings()
     cases = load_cases(cases_dir)
     if case:
@@ -76,6 +78,11 @@ def rca(
         typer.echo(json.dumps(report, default=str))
     else:
         _table(report)
+
+
+def _exit_on_term(signum, frame) -> None:
+    """A stopped run still stops the worker it started: `run_case` cleans up on the way out of an exception."""
+    raise SystemExit(128 + signum)
 
 
 def _row(result, seconds: float) -> str:

@@ -1,14 +1,15 @@
 """Scoring a case from the incident snapshots the pipeline produced for it.
 
 An incident's opening time is the event time of its first snapshot. For a fault case:
-- incidents opened before `warmup_until` were opened in the fault-free reference window: false incidents;
+- incidents opened by anomalies before `warmup_until` were opened in the fault-free reference window: false
+  incidents (one an alert opened is the user's own rule firing, not a false one);
 - the case's incident is the one, among those opened after the warm-up, that holds the labelled service (the
   one with the most evidence when several do; when none does, the one with the most evidence: a miss);
 - top-1 / top-3: where the labelled service stands among the final snapshot's ranked candidates;
 - time to detect: from the fault to the first snapshot of any incident naming the labelled service first
   (negative when the evidence was there before the label's time);
 - other incidents: further incidents opened after the warm-up.
-For a fault-free case every incident it opened is a false one.
+For a fault-free case every incident anomalies opened is a false one.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def latest_by_incident(snapshots: list[dict[str, Any]]) -> dict[str, tuple[float
     return found
 
 
+def _by_anomalies(record: dict[str, Any]) -> bool:
+    return record.get("opened_by", "alert") == "anomalies"
+
+
 def _strength(record: dict[str, Any]) -> float:
     return sum(a["score"] for a in record.get("anomaly_evidence", [])) + 5.0 * len(record.get("alerts", []))
 
@@ -68,10 +73,12 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     incidents = latest_by_incident(snapshots)
     warmup_end = case.warmup_until.timestamp()
     in_case = {i: v for i, v in incidents.items() if v[0] >= warmup_end}
-    result.false_incidents = len(incidents) - len(in_case)
+    # An incident an alert opened is the user's own rule firing: only anomaly-opened ones can be false.
+    result.false_incidents = sum(1 for i, v in incidents.items() if i not in in_case and _by_anomalies(v[1]))
     if label.root_cause_service is None:
-        result.false_incidents = len(incidents)
-        result.why = "fault-free reference" + (f": {len(incidents)} incident(s) opened" if incidents else "")
+        result.false_incidents = sum(1 for v in incidents.values() if _by_anomalies(v[1]))
+        result.why = "fault-free reference" + (f": {result.false_incidents} incident(s) opened by anomalies"
+                                               if result.false_incidents else "")
         return result
     result.opened = bool(in_case)
     if not in_case:

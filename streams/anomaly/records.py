@@ -69,6 +69,7 @@ class SpanStats(_Record):
     service: str
     bucket_start: datetime
     bucket_s: int
+    logs_settled: bool = True  # log lines had arrived past this bucket when it closed (patterns can be judged)
     ops: list[OpStats] = Field(default_factory=list)
     edges: list[EdgeStats] = Field(default_factory=list)
     templates: list[TemplateStats] = Field(default_factory=list)

@@ -117,8 +117,9 @@ class SpanAnomalyDetector:
                     baseline.learn(statistics.median(samples), flagged("network", edge.caller, edge.caller)
                                    or flagged("client_latency", edge.caller, edge.caller))
                     self._put(state, "edges", edge.caller, field, baseline.to_dict())
-        anomalous_ops = {op.op for op in stats.ops if flagged("log_pattern", op.op)}
-        state["patterns"] = learn_patterns(state.get("patterns", {}), stats, keep, skip=anomalous_ops)
+        if stats.logs_settled:  # a bucket closed before its log lines came would teach a pattern without them
+            anomalous_ops = {op.op for op in stats.ops if flagged("log_pattern", op.op)}
+            state["patterns"] = learn_patterns(state.get("patterns", {}), stats, keep, skip=anomalous_ops)
 
     # --- judging ----------------------------------------------------------------------------------
     def _judge(self, service: str, state: dict, window: Window) -> list[AnomalySignal]:
@@ -148,8 +149,10 @@ class SpanAnomalyDetector:
                 self._judge_edge(state, rare[edge.caller], signal_longer, self.config.rare_min_samples)
             else:
                 self._judge_edge(state, edge, signal, self.config.min_samples)
-        for fields in judge_patterns(state, pooled_longer, self.config.patterns):
-            signal_longer(**fields)
+        settled = [b for b in longer if b.logs_settled]  # only buckets whose log lines were all in
+        if settled:
+            for fields in judge_patterns(state, merge_stats(settled), self.config.patterns):
+                signal_longer(**fields)
         return out
 
     def _judge_latency(self, state: dict, op: Any, signal: Any) -> None:

@@ -43,6 +43,7 @@ class TraceCondenserConfig:
     trace_idle_s: float = 5.0  # event time without a new span before a trace is read
     wall_idle_s: float = 1.0  # wall time likewise (lets log lines catch up with their spans)
     force_after_wall_s: float = 10.0  # read a trace (and close buckets) after this much wall idle regardless
+    logs_idle_s: float = 60.0  # log lines that stopped coming this long (wall) no longer hold buckets open
     close_grace_s: float = 15.0  # a bucket closes this long (event time) after its end
     samples: int = 16  # duration samples kept per operation or edge per bucket
     max_traces: int = 20_000  # open traces held; the oldest are read early beyond this
@@ -146,7 +147,7 @@ class TraceCondenser:
     def _settled(self) -> float:
         """How far event time has settled: spans and log lines travel different paths to this stage, so while
         log lines flow, the slower of the two decides (a request's lines must be in before it is counted)."""
-        if self.wall() - self.log_moved_wall > self.config.force_after_wall_s:
+        if self.wall() - self.log_moved_wall > self.config.logs_idle_s:
             return self.watermark
         return min(self.watermark, self.log_watermark)
 
@@ -201,7 +202,7 @@ class TraceCondenser:
             end = start + self.config.bucket_s
             if not force and (end + self.config.close_grace_s > settled or reach < end):
                 break
-            out += self._stats(start, self.buckets.pop(start))
+            out += self._stats(start, self.buckets.pop(start), logs_settled=self.log_watermark >= end)
             self.closed_until = max(self.closed_until, end)
         return out
 
@@ -378,7 +379,7 @@ class TraceCondenser:
             acc.slowest = (client.duration_ms, trace_id)
 
     # --- closing a bucket -------------------------------------------------------------------------
-    def _stats(self, start: int, bucket: _Bucket) -> list[SpanStats]:
+    def _stats(self, start: int, bucket: _Bucket, logs_settled: bool) -> list[SpanStats]:
         by_service: dict[str, dict[str, list]] = defaultdict(lambda: {"ops": [], "edges": [], "templates": []})
         for (service, op), acc in bucket.ops.items():
             by_service[service]["ops"].append(OpStats(
@@ -392,5 +393,6 @@ class TraceCondenser:
             by_service[service]["templates"].append(TemplateStats(
                 op=op, template_id=template_id, template=template, severity=severity, spans=spans))
         when = datetime.fromtimestamp(start, UTC)
-        return [SpanStats(service=service, bucket_start=when, bucket_s=self.config.bucket_s, **parts)
+        return [SpanStats(service=service, bucket_start=when, bucket_s=self.config.bucket_s,
+                          logs_settled=logs_settled, **parts)
                 for service, parts in sorted(by_service.items())]

@@ -54,6 +54,7 @@ def merge_stats(parts: Iterable[SpanStats]) -> SpanStats:
     first = min(parts, key=lambda p: p.bucket_start)
     return SpanStats(
         service=first.service, bucket_start=first.bucket_start, bucket_s=first.bucket_s,
+        logs_settled=all(p.logs_settled for p in parts),
         ops=[OpStats(op=a["op"], spans=a["spans"], entries=a["entries"], errors=a["errors"],
                      own_errors=a["own_errors"], latency_ms=_cap(a["latency_ms"]), self_ms=_cap(a["self_ms"]),
                      slowest_trace=a["slowest"][1]) for a in ops.values()],

@@ -271,8 +271,12 @@ class Correlator(AnomalyIntake):
             incident.upsert_anomaly(evidence)
 
     def _live(self, incident: IncidentState, now: float) -> bool:
-        """Still taking evidence: an alert fires, or something new came within the quiet period."""
-        return bool(incident.firing) or now - incident.last_activity < self.config.quiet_period_s
+        """Still taking new evidence: an alert fires, or an anomaly in it is fresh. An incident whose alerts
+        resolved and whose anomalies aged out only waits out its quiet period: a new fault opens a new one."""
+        if incident.firing:
+            return True
+        window = self.config.anomalies.window_s
+        return any(now - a.last_seen.timestamp() <= window for a in incident.anomalies.values())
 
     def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
         if isinstance(signal, LogSignal):

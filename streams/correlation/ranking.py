@@ -89,8 +89,9 @@ def persistence(anomaly: AnomalyEvidence) -> float:
 
 def caller_side(incident: IncidentState) -> dict[str, list[AnomalyEvidence]]:
     """Time on the wire belongs to the call, not to either end: each such anomaly goes to the end (caller or
-    callee) that takes part in more calls with time on the wire; ties stay with the callee. Returns the
-    callers that take some over, with the anomalies they take."""
+    callee) that takes part in more calls with time on the wire; ties stay with the callee. Slow calls to a
+    callee without spans go to a caller whose network is slow. Returns the callers that take some over, with
+    the anomalies they take."""
     network = [a for a in incident.anomalies.values() if a.signal == "network" and a.peer]
     touching: dict[str, int] = defaultdict(int)
     for a in network:
@@ -100,6 +101,11 @@ def caller_side(incident: IncidentState) -> dict[str, list[AnomalyEvidence]]:
     for a in network:
         if touching[a.peer or ""] > touching[a.service]:
             moved[a.peer or ""].append(a)
+    # A callee without spans of its own (a database) is judged by its caller's view alone: when that caller's
+    # network is slow, the caller's network explains the slow calls.
+    for a in incident.anomalies.values():
+        if a.signal == "client_latency" and a.role == "cause" and a.peer and touching[a.peer] > 0:
+            moved[a.peer].append(a)
     return dict(moved)
 
 

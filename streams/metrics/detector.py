@@ -21,7 +21,7 @@ from streams.records import MetricKind, MetricPoint
 
 @dataclass(frozen=True)
 class MetricDetectorConfig:
-    bucket_s: int = 60
+    bucket_s: int = 15
     baseline: BaselineConfig = BaselineConfig(size=60, min_values=4, accept_after=15)
     z_min: float = 4.0
 
