@@ -188,7 +188,15 @@ def _metric_requests(folder: Path) -> list[tuple[float, str, str | None, Any]]:
 
 
 def _first_time(items: list[tuple[float, str, str | None, Any]]) -> float:
-    return min(when for when, *_ in items)
+    """The earliest event time in the items (a span batch is sent when its last span ends: its first starts earlier)."""
+    times = []
+    for when, topic, _, value in items:
+        if topic == "otlp_spans":
+            times += [int(span["startTimeUnixNano"]) / 1e9 for resource in value["resourceSpans"]
+                      for scope in resource["scopeSpans"] for span in scope["spans"]]
+        else:
+            times.append(when)
+    return min(times)
 
 
 def _last_time(items: list[tuple[float, str, str | None, Any]]) -> float:

@@ -92,6 +92,19 @@ def build_messages(ctx: TriageContext, catalog: ActionCatalog, annotations: dict
         notes = annotations.get(alert["fingerprint"], {})
         lines.append(f"- {alert['name']} on {alert['service']} ({alert['status']}), annotations: "
                      f"{_fence(json.dumps(notes, sort_keys=True))}")
+    candidates = (incident.get("root_cause") or {}).get("candidates") or []
+    if candidates:
+        lines.append("Ranked root-cause candidates (computed from the evidence; their reasons quote telemetry):")
+        for rank, candidate in enumerate(candidates[:5], start=1):
+            why = " | evidence: ".join(filter(None, [candidate.get("reason", ""),
+                                                      "; ".join(candidate.get("evidence") or [])]))
+            lines.append(f"{rank}. {candidate['service']} (score {candidate['score']:.2f}): {_fence(why, 900)}")
+    anomalies = incident.get("anomaly_evidence") or []
+    if anomalies:
+        lines.append("Anomalies (services behaving unlike their own baselines):")
+        for anomaly in anomalies[:10]:
+            lines.append(f"- {anomaly['role']} {anomaly['signal']} on {anomaly['service']} (score "
+                         f"{anomaly['score']:.1f}): {_fence(anomaly['reason'])}")
     lines.append("Log templates:")
     for evidence in incident.get("log_evidence", [])[:10]:
         lines.append(f"- {evidence['service']} x{evidence['count']}: {_fence(evidence['template'])}")

@@ -42,7 +42,7 @@ class TraceCondenserConfig:
     bucket_s: int = 10
     trace_idle_s: float = 5.0  # event time without a new span before a trace is read
     wall_idle_s: float = 1.0  # wall time likewise (lets log lines catch up with their spans)
-    force_after_wall_s: float = 10.0  # read a trace (and close buckets) after this much wall idle regardless
+    force_after_wall_s: float = 10.0  # no input for this long (wall): read every trace, close every bucket
     logs_idle_s: float = 60.0  # log lines that stopped coming this long (wall) no longer hold buckets open
     close_grace_s: float = 15.0  # a bucket closes this long (event time) after its end
     samples: int = 16  # duration samples kept per operation or edge per bucket
@@ -104,6 +104,7 @@ class _Bucket:
     edges: dict[tuple[str, str], _EdgeAcc] = field(default_factory=lambda: defaultdict(_EdgeAcc))
     templates: dict[tuple[str, str, str], list] = field(default_factory=dict)  # → [spans, template, severity]
     errors_sent: dict[tuple[str, str], int] = field(default_factory=dict)
+    counted: set[tuple[str, str]] = field(default_factory=set)  # (entry span, event type) already counted
 
 
 class TraceCondenser:
@@ -111,8 +112,9 @@ class TraceCondenser:
         self.config = config
         self.wall = wall
         self.traces: OrderedDict[str, _Trace] = OrderedDict()  # least recently touched first
-        # span → service, the operation its request entered the service by, bucket (for lines arriving late)
-        self.known_spans: OrderedDict[str, tuple[str, str, int | None]] = OrderedDict()
+        # span → service, the operation its request entered the service by, bucket (None: the request failed),
+        # the request's entry span: where lines that arrive after the trace was read are counted
+        self.known_spans: OrderedDict[str, tuple[str, str, int | None, str]] = OrderedDict()
         self.buckets: dict[int, _Bucket] = {}
         self.watermark = 0.0  # latest span end seen
         self.log_watermark = 0.0  # latest log event seen, and when (wall) it last moved
@@ -158,11 +160,11 @@ class TraceCondenser:
             self.log_moved_wall = self.wall()
         known = self.known_spans.get(event.span_id) if event.span_id else None
         if known is not None:  # its trace was read already: count it where its span went, if still open
-            service, op, bucket = known
+            service, op, bucket, entry = known
             if bucket is None:
                 return  # a failed request: its lines are not part of the normal pattern
             if bucket in self.buckets:
-                self._count_templates(self.buckets[bucket], service, op, [event])
+                self._count_templates(self.buckets[bucket], service, op, entry, [event])
             else:
                 self.late_records += 1
             return
@@ -173,20 +175,22 @@ class TraceCondenser:
         """Read the traces that went idle and close the buckets that are complete."""
         now = self.wall()
         settled = self._settled()
+        # Input has stopped (end of a replay, a quiet system): what is open is all there will be. While
+        # anything still comes, only settled event time reads a trace: log lines may lag far behind spans.
+        stopped = now - self.last_wall >= self.config.force_after_wall_s
         ready = []
         for trace_id, trace in self.traces.items():
             idle_wall = now - trace.last_wall
             if idle_wall < self.config.wall_idle_s:
                 break  # ordered by last touch: the rest are busier still
-            if settled - trace.last_event >= self.config.trace_idle_s \
-                    or idle_wall >= self.config.force_after_wall_s:
+            if settled - trace.last_event >= self.config.trace_idle_s or stopped:
                 ready.append(trace_id)
         while len(self.traces) - len(ready) > self.config.max_traces:
             oldest = next(t for t in self.traces if t not in ready)
             ready.append(oldest)
         for trace_id in ready:
             self._read(trace_id, self.traces.pop(trace_id))
-        return self._close_buckets(force=now - self.last_wall >= self.config.force_after_wall_s)
+        return self._close_buckets(force=stopped)
 
     def flush(self) -> list[SpanStats]:
         """Read every open trace and close every bucket (end of input, or shutdown)."""
@@ -268,10 +272,11 @@ class TraceCondenser:
                 # succeeded show the normal code path (failures have their own signal).
                 events = []
                 for member in self._subtree(span, children):
-                    self._remember(member.span_id, span.service, span.name, bucket_start if ok else None)
+                    self._remember(member.span_id, (span.service, span.name, bucket_start if ok else None,
+                                                    span.span_id))
                     events += logs.get(member.span_id, ())
                 if ok:
-                    self._count_templates(bucket, span.service, span.name, events)
+                    self._count_templates(bucket, span.service, span.name, span.span_id, events)
         for event_list in logs.values():  # lines naming spans this trace never delivered
             if event_list and event_list[0].span_id not in spans:
                 self.late_records += len(event_list)
@@ -292,18 +297,18 @@ class TraceCondenser:
         parent = spans.get(span.parent_span_id) if span.parent_span_id else None
         return parent is None or parent.service != span.service
 
-    def _remember(self, span_id: str, service: str, op: str, bucket: int | None) -> None:
-        self.known_spans[span_id] = (service, op, bucket)
+    def _remember(self, span_id: str, where: tuple[str, str, int | None, str]) -> None:
+        self.known_spans[span_id] = where
         while len(self.known_spans) > self.config.max_known_spans:
             self.known_spans.popitem(last=False)
 
     @staticmethod
-    def _count_templates(bucket: _Bucket, service: str, op: str, events: Iterable[LogEvent]) -> None:
-        seen: set[str] = set()
+    def _count_templates(bucket: _Bucket, service: str, op: str, request: str, events: Iterable[LogEvent]) -> None:
+        """Each event type once per request (`request`: the entry span), however many lines it wrote."""
         for event in events:
-            if event.template_id in seen:
+            if (request, event.template_id) in bucket.counted:
                 continue
-            seen.add(event.template_id)
+            bucket.counted.add((request, event.template_id))
             entry = bucket.templates.setdefault((service, op, event.template_id), [0, event.template, event.severity])
             entry[0] += 1
             entry[1] = event.template  # drain generalises templates over time: keep the latest text

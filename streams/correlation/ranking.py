@@ -64,7 +64,9 @@ class Evidence:
         self.lines = [*(self.lines or []), (amount, line)]
 
     def top_lines(self) -> list[str]:
-        return [line for _, line in sorted(self.lines or [], key=lambda x: -x[0])[:MAX_EVIDENCE_LINES]]
+        """Cause evidence first, strongest first; then symptoms."""
+        ordered = sorted(self.lines or [], key=lambda x: (not x[1].startswith(("cause", "alert", "log ")), -x[0]))
+        return [line for _, line in ordered[:MAX_EVIDENCE_LINES]]
 
 
 def _diminishing(scores: list[float]) -> float:
@@ -130,7 +132,7 @@ def collect(incident: IncidentState, moved: dict[str, list[AnomalyEvidence]]) ->
             (anomaly.score * weight, f"{anomaly.role} {anomaly.signal}: {anomaly.reason}"))
     for caller, items in moved.items():
         for a in items:
-            grouped[(caller, "network", True)].append(
+            grouped[(caller, "network (its own side)", True)].append(
                 (a.score * CAUSE_WEIGHTS["network"] * persistence(a) * magnitude(a),
                  f"cause network: its own calls to {a.service} ({a.reason}), and it takes part in more calls "
                  f"with time on the wire than {a.service}"))

@@ -88,12 +88,11 @@ class MetricAnomalyDetector:
         current = current or {"start": bucket, "sum": 0.0, "n": 0}
         current = {**current, "sum": current["sum"] + value, "n": current["n"] + 1}
         mean = current["sum"] / current["n"]
-        signed = mean if role.direction == "up" else -mean
         base = baseline.median
-        z = baseline.z(signed, role.floor, role.floor_rel) if role.direction == "up" else None
-        if role.direction == "down" and base is not None:
-            flipped = RobustBaseline(baseline.config, [-v for v in baseline.values])
-            z = flipped.z(signed, role.floor, role.floor_rel)
+        # Judged in the direction that is bad: a metric whose drop is bad is judged on its negation.
+        sign = 1.0 if role.direction == "up" else -1.0
+        oriented = RobustBaseline(baseline.config, [sign * v for v in baseline.values])
+        z = oriented.z(sign * mean, role.floor, role.floor_rel)
         anomalous = z is not None and base is not None and z >= cfg.z_min
         current["anomalous"] = anomalous
         series["bucket"] = current

@@ -46,7 +46,7 @@ def roles_from_settings(mapping: Mapping[str, Any]) -> dict[str, MetricRole]:
     for name, spec in mapping.items():
         spec = dict(spec)
         roles[name] = MetricRole(role=str(spec.get("role", "custom")), direction=spec.get("direction", "up"),
-                                 floor=float(spec.get("floor", 0.0)), floor_rel=float(spec.get("floor_rel", 0.5)),
+                                 floor=float(spec.get("floor", 0.0)), floor_rel=float(spec.get("floor_rel", 0.1)),
                                  cause=bool(spec.get("cause", True)),
                                  saturation=float(spec["saturation"]) if spec.get("saturation") is not None else None)
     return roles
