@@ -143,6 +143,6 @@ def test_a_trace_waits_for_its_lines_however_long_they_lag_while_input_still_com
     stage.add_log(line(first[3], "Repo#9", "connection reset", Severity.error))
     stage.add_log(line(request(999, 40.0)[2], "Ctl#40"))  # lines catch up past it
     clock.now += 1.0
-    stage.poll()
-    errors = sum(op.errors for s in finish(stage, clock) if s.service == "orders-api" for op in s.ops)
+    closed = stage.poll() + finish(stage, clock)
+    errors = sum(op.errors for s in closed if s.service == "orders-api" for op in s.ops)
     assert errors == 1  # the late error line still made its request a failure
