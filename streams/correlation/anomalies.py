@@ -3,9 +3,8 @@
 The book keeps, per service, the anomalies seen recently (a table: service → {key → evidence}); evidence ages
 out `window_s` of event time after it was last seen. An incident opens when the anomalies of a group of
 services that call each other (each within `hops` call edges of another in the group) add up to `open_score`
-(symptoms count `symptom_weight` of their score, evidence found again in later windows up to twice its score)
-from at least `min_evidence` observations (an anomaly found in two windows counts twice): one odd reading opens
-nothing.
+(symptoms count `symptom_weight` of their score) from at least `min_evidence` observations (an anomaly found in
+two windows counts twice): one odd reading opens nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +38,8 @@ def evidence_from(signal: AnomalySignal) -> AnomalyEvidence:
 
 
 def weight(evidence: AnomalyEvidence, config: AnomalyConfig) -> float:
-    """What one piece of evidence counts towards opening: its score, halved for a symptom, and up to twice as
-    much when it was found again in the following windows (it persists: it is not one odd reading)."""
-    persisted = 1.0 + 0.5 * min(evidence.observations - 1, 2)
-    return evidence.score * persisted * (1.0 if evidence.role == "cause" else config.symptom_weight)
+    """What one piece of evidence counts towards opening: its (strongest) score, a symptom's at a discount."""
+    return evidence.score * (1.0 if evidence.role == "cause" else config.symptom_weight)
 
 
 class AnomalyBook:

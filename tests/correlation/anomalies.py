@@ -8,7 +8,7 @@ from streams.correlation.signals import AnomalySignal
 from tests.correlation.builders import at
 
 
-def anomaly(service: str, signal: str, when: float, score: float = 6.0, role: str = "cause", subject: str = "op",
+def anomaly(service: str, signal: str, when: float, score: float = 9.0, role: str = "cause", subject: str = "op",
             peer: str | None = None, value: float | None = None, baseline: float | None = None,
             unit: str = "") -> AnomalySignal:
     return AnomalySignal(service=service, signal=signal, role=role, subject=subject, peer=peer, score=score,

@@ -24,14 +24,14 @@ def run(signals, tables=None, wall=1000.0):
 
 
 def test_persisting_anomalies_open_an_incident_without_any_alert():
-    _, outputs = run([*edges(SHOP_EDGES), *persisting("payments-api", "self_time", 10, windows=3, score=5.0)])
+    _, outputs = run([*edges(SHOP_EDGES), *persisting("payments-api", "self_time", 10, windows=3, score=8.5)])
     incidents = latest(outputs)
     assert len(incidents) == 1
     incident = next(iter(incidents.values()))
     assert incident["opened_by"] == "anomalies" and incident["alerts"] == []
     assert incident["services"] == ["payments-api"] and incident["root_cause"]["service"] == "payments-api"
     evidence = incident["anomaly_evidence"][0]
-    assert evidence["signal"] == "self_time" and evidence["reason"] and evidence["score"] == 5.0
+    assert evidence["signal"] == "self_time" and evidence["reason"] and evidence["score"] == 8.5
 
 
 def test_one_odd_reading_opens_nothing():
@@ -40,8 +40,9 @@ def test_one_odd_reading_opens_nothing():
 
 
 def test_weak_evidence_opens_nothing():
-    _, outputs = run([*edges(SHOP_EDGES), *persisting("search-api", "latency", 10, role="symptom", score=2.0)])
-    assert latest(outputs) == {}
+    _, outputs = run([*edges(SHOP_EDGES), *persisting("search-api", "latency", 10, role="symptom", score=9.0),
+                      *persisting("search-api", "self_time", 10, score=3.0)])
+    assert latest(outputs) == {}  # a symptom counts half: 4.5 + 3 is below 8, however long it persists
 
 
 def test_connected_services_add_up_and_grow_the_incident():
