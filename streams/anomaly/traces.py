@@ -103,7 +103,6 @@ class _Bucket:
     ops: dict[tuple[str, str], _OpAcc] = field(default_factory=lambda: defaultdict(_OpAcc))
     edges: dict[tuple[str, str], _EdgeAcc] = field(default_factory=lambda: defaultdict(_EdgeAcc))
     templates: dict[tuple[str, str, str], list] = field(default_factory=dict)  # → [spans, template, severity]
-    errors_sent: dict[tuple[str, str], int] = field(default_factory=dict)
     counted: set[tuple[str, str]] = field(default_factory=set)  # (entry span, event type) already counted
 
 
@@ -125,6 +124,7 @@ class TraceCondenser:
         self.pending_edges: dict[tuple[str, str], list[int]] = {}
         self.pending_edges_time: datetime | None = None
         self.pending_errors: list[SpanSignal] = []
+        self.errors_sent: dict[tuple[str, str, int], int] = {}  # failed spans passed on per operation per bucket
 
     # --- input ------------------------------------------------------------------------------------
     def _trace(self, trace_id: str, event_ts: float) -> _Trace:
@@ -141,6 +141,8 @@ class TraceCondenser:
         return trace
 
     def add_span(self, span: Span) -> None:
+        if span.status == "error":  # failed by its own status: evidence at once, not when the trace is read
+            self._error_evidence(span, ())
         trace = self._trace(span.trace_id, span.end_time.timestamp())
         if len(trace.spans) < self.config.max_spans_per_trace:
             trace.spans[span.span_id] = span
@@ -208,6 +210,7 @@ class TraceCondenser:
                 break
             out += self._stats(start, self.buckets.pop(start), logs_settled=self.log_watermark >= end)
             self.closed_until = max(self.closed_until, end)
+        self.errors_sent = {k: n for k, n in self.errors_sent.items() if k[2] >= self.closed_until - 60}
         return out
 
     def drain_errors(self) -> list[SpanSignal]:
@@ -258,8 +261,8 @@ class TraceCondenser:
                 continue
             bucket = self.buckets.setdefault(bucket_start, _Bucket())
             bucket.ops[(span.service, span.name)].spans += 1
-            if failed[span.span_id]:
-                self._error_evidence(bucket, span, logs.get(span.span_id, ()))
+            if failed[span.span_id] and span.status != "error":  # failed by its log lines: known only now
+                self._error_evidence(span, logs.get(span.span_id, ()))
             kids = children.get(span.span_id, [])
             for child in kids:
                 if child.service != span.service:
@@ -281,10 +284,11 @@ class TraceCondenser:
             if event_list and event_list[0].span_id not in spans:
                 self.late_records += len(event_list)
 
-    def _error_evidence(self, bucket: _Bucket, span: Span, events: Iterable[LogEvent]) -> None:
-        key = (span.service, span.name)
-        bucket.errors_sent[key] = bucket.errors_sent.get(key, 0) + 1
-        if bucket.errors_sent[key] > self.config.error_spans_per_bucket:
+    def _error_evidence(self, span: Span, events: Iterable[LogEvent]) -> None:
+        start = int(span.start_time.timestamp() // self.config.bucket_s) * self.config.bucket_s
+        key = (span.service, span.name, start)
+        self.errors_sent[key] = self.errors_sent.get(key, 0) + 1
+        if self.errors_sent[key] > self.config.error_spans_per_bucket:
             return
         message = span.status_message or next((e.template for e in events if e.severity in _ERROR_SEVERITIES), None)
         self.pending_errors.append(SpanSignal(

@@ -51,8 +51,8 @@ def test_proto_and_json_decode_to_the_same_points():
 
 @pytest.mark.parametrize("value, reason", [
     (b"\x0a\xff\xff", "protobuf parse error"),
-    (b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "x", "gauge": {"dataPoints": [{"asDouble": 1}]}}]}]}]}',
-     "no service"),
+    (b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "x", "gauge": {"dataPoints": '
+     b'[{"asDouble": 1}]}}]}]}]}', "no service"),
     (b'{"resourceMetrics": []}', "holds no data points"),
 ])
 def test_bad_messages_get_a_reason(value, reason):
