@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aiops.demo.scenario import otlp_span
 from aiops.demo.shop import ENDPOINTS, SERVICES, TRAFFIC, Endpoint, Hop, LogStatement
 
 RECORDED_AT = datetime(2026, 11, 20, 14, 0, 0, tzinfo=UTC)
@@ -105,12 +106,8 @@ class FaultScenario:
 
     def _span(self, hop: Hop, service: str, trace: str, span: str, parent: str | None, name: str, kind: int,
               start: float, ms: float, error: str | None, attributes: dict[str, Any]) -> None:
-        record: dict[str, Any] = {"traceId": trace, "spanId": span, "name": name, "kind": kind,
-                                  "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(start + ms / 1000),
-                                  "attributes": [_attr(k, v) for k, v in attributes.items()],
-                                  "status": {"code": 2, "message": error} if error else {"code": 1}}
-        if parent:
-            record["parentSpanId"] = parent
+        record = otlp_span(trace, span, parent, name, kind, _nanos(start), _nanos(start + ms / 1000), error,
+                           attributes)
         hop.spans.append({"service": service, "end": start + ms / 1000, "span": record})
 
     def serve(self, key: str, t: float, parent: str | None, trace: str, hop: Hop) -> tuple[float, bool, bool]:

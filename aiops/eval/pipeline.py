@@ -10,7 +10,6 @@ its end, the trace stage has had time to close its last buckets, and no incident
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from aiops.core.topics import (
 )
 from aiops.demo.replay import Recording, replay
 from aiops.eval.cases import Case
+from aiops.stack.process import stop_group
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 APP_ID = "aiops-streams"
@@ -175,13 +175,7 @@ def run_case(case: Case, base: Settings, log_dir: Path, speed: float = 10.0, max
             raise PipelineError(f"{case.case_id}: the worker did not catch up within {timeout_s:.0f}s")
     finally:
         lag.close()
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=30)
+        stop_group(worker)
     snapshots = _read_incidents(settings)
     if not keep_topics:
         _delete_topics(settings, prefix)

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from streams.correlation.anomalies import AnomalyConfig
-from streams.correlation.engine import CorrelationConfig, Correlator, Snapshot, Tables
+from streams.correlation.engine import CorrelationConfig, Snapshot, Tables
 from streams.correlation.signals import AlertSignal, TickSignal
 from tests.correlation.anomalies import anomaly, persisting
 from tests.correlation.builders import SHOP_EDGES, alert, edges
 from tests.correlation.test_engine import latest
+from tests.correlation.test_engine import run as run_with
 
 CONFIG = CorrelationConfig(allowed_lateness_s=120, group_gap_s=300, quiet_period_s=60, snapshot_interval_s=5,
                            anomalies=AnomalyConfig(open_score=8.0, min_evidence=2, window_s=90, hops=1))
 
 
 def run(signals, tables=None, wall=1000.0):
-    correlator = Correlator(CONFIG, tables or Tables())
-    outputs = []
-    for signal in signals:
-        outputs += correlator.handle(signal, wall)
-        wall += 0.1
-    outputs += correlator.handle(TickSignal(now=wall + 1), wall + 1)
-    return correlator, outputs
+    return run_with(signals, config=CONFIG, tables=tables, now=wall)
 
 
 def test_persisting_anomalies_open_an_incident_without_any_alert():

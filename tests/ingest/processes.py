@@ -4,7 +4,6 @@ each on a free port, waited for with a deadline and stopped by their own process
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from aiops.stack.process import stop_group
 
 AIOPS = str(Path(sys.executable).parent / "aiops")
 
@@ -48,13 +49,7 @@ def running(command: Sequence[str], log_path: Path, ready_url: str, env: dict[st
                 time.sleep(0.1)
             yield process
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=15)
+            stop_group(process, timeout_s=15)
 
 
 def bridge_env(bootstrap: str, prefix: str, **settings: str) -> dict[str, str]:
