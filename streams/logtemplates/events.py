@@ -14,20 +14,16 @@ from streams.anomaly.records import LogEvent
 from streams.logtemplates.miner import TemplateMatch
 from streams.records import LogRecord
 
-DEFAULT_CODE_LOCATION_FIELDS = ("code.function.name", "code.function", "code.namespace", "code.file.path",
-                                "code.filepath", "code.line.number", "code.lineno", "logger", "logger_name",
-                                "log.logger", "caller")
 
-
-def code_location(attributes: Mapping[str, str], fields: Sequence[str] = DEFAULT_CODE_LOCATION_FIELDS) -> str | None:
+def code_location(attributes: Mapping[str, str], fields: Sequence[str]) -> str | None:
     """Where the line was logged, from the first fields present (joined with ':'), or None."""
     parts = [attributes[name].strip() for name in fields if attributes.get(name, "").strip()]
     return ":".join(parts)[:200] if parts else None
 
 
-def log_event(record: LogRecord, match: TemplateMatch,
-              fields: Sequence[str] = DEFAULT_CODE_LOCATION_FIELDS) -> LogEvent | None:
-    """The line as a LogEvent for the trace stage; None when it names no trace."""
+def log_event(record: LogRecord, match: TemplateMatch, fields: Sequence[str]) -> LogEvent | None:
+    """The line as a LogEvent for the trace stage; None when it names no trace. `fields`: the attributes that
+    say where in the code a line was written (settings `log_code_location_fields`)."""
     if not record.trace_id:
         return None
     where = code_location(record.attributes, fields)
