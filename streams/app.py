@@ -8,8 +8,8 @@ from typing import Any, Protocol, Self, TypeVar
 
 import faust
 
+from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
-from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 
 
@@ -49,8 +49,6 @@ class StreamContext:
         codec = self.codec(record.__name__, topic)
 
         def decode(value: bytes | None) -> R:
-            if value is None:
-                raise SerializationError(f"no value (a tombstone) where a {record.__name__} was expected")
             return record.from_avro(codec.decode(value))
 
         return decode
@@ -66,6 +64,7 @@ def broker_urls(bootstrap: str) -> list[str]:
 def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
                **overrides: Any) -> faust.App:
     """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
+    fetch_guard.install()  # an unreadable record batch must not block its partition (aiops/core/fetch_guard.py)
     config: dict[str, Any] = dict(
         broker=broker_urls(settings.kafka_bootstrap),
         store="memory://",

@@ -21,15 +21,11 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from aiops.core.errors import AiopsError
+from aiops.bench.errors import BenchError
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-
-
-class BenchError(AiopsError):
-    """The benchmark could not complete; the message says which step."""
 
 
 @dataclass
@@ -95,10 +91,10 @@ def timed_consume(settings: Settings, topic: str, count: int, timeout_s: float,
             if time.monotonic() > deadline:
                 raise BenchError(f"only {seen} of {count} records arrived on {topic} within {timeout_s:.0f}s")
             for msg in consumer.consume(num_messages=10_000, timeout=0.5):
-                if msg.error():
-                    if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                if (error := msg.error()) is not None:
+                    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                         continue
-                    raise BenchError(f"consumer error on {topic}: {msg.error()}")
+                    raise BenchError(f"consumer error on {topic}: {error}")
                 if seen == 0:
                     first = time.perf_counter()
                 seen += 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,7 +113,8 @@ class Scenario:
         return trace_id
 
     @staticmethod
-    def _span(trace_id, span_id, parent, name, kind, start, ms, error, message, attributes) -> dict[str, Any]:
+    def _span(trace_id: str, span_id: str, parent: str | None, name: str, kind: int, start: float, ms: float,
+              error: bool, message: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
         return otlp_span(trace_id, span_id, parent, name, kind, _nanos(start), _nanos(start + ms / 1000),
                          message if error else None, attributes)
 
@@ -207,4 +207,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

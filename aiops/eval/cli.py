@@ -7,6 +7,8 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,11 +16,18 @@ from rich.table import Table
 
 from aiops.core.errors import AiopsError
 
+if TYPE_CHECKING:
+    from aiops.eval.cases import Case
+    from aiops.eval.score import CaseResult
+
 eval_app = typer.Typer(help="Measure the product on labelled cases.", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 
 
-def load_cases(root: Path):
+def load_cases(root: Path) -> list[Case]:
     """The cases under `root`, whichever layout it has (TrainTicket, or the project's labelled recordings)."""
     from aiops.eval import recordings, trainticket
     from aiops.eval.cases import CaseError
@@ -80,12 +89,12 @@ def rca(
         _table(report)
 
 
-def _exit_on_term(signum, frame) -> None:
+def _exit_on_term(signum: int, frame: FrameType | None) -> None:
     """A stopped run still stops the worker it started: `run_case` cleans up on the way out of an exception."""
     raise SystemExit(128 + signum)
 
 
-def _row(result, seconds: float) -> str:
+def _row(result: CaseResult, seconds: float) -> str:
     if result.root_cause is None:
         return f"{result.case_id}: fault-free, {result.false_incidents} incident(s) opened ({seconds:.0f}s)"
     mark = "top-1" if result.top1 else ("top-3" if result.top3 else "miss")

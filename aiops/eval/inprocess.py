@@ -17,7 +17,8 @@ from aiops.core.topics import OTLP_LOGS, OTLP_METRICS, OTLP_SPANS, RAW_ALERTS, R
 from aiops.eval.cases import Case
 from streams.anomaly.span_detector import SpanAnomalyDetector, SpanDetectorConfig
 from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
-from streams.correlation.engine import CorrelationConfig, Correlator, Snapshot, Tables
+from streams.correlation.engine import CorrelationConfig, Correlator, Tables
+from streams.correlation.outputs import Snapshot
 from streams.correlation.signals import AlertSignal, TickSignal
 from streams.ingest.alerts import decode_alerts
 from streams.ingest.errors import IngestError
@@ -55,10 +56,10 @@ class InProcessPipeline:
 
     def _condensed(self) -> None:
         for stats in self.condenser.poll():
-            for signal in self.spans.observe(stats):
-                self._signal(signal)
-        for signal in self.condenser.drain_errors() + self.condenser.drain_edges():
-            self._signal(signal)
+            for anomaly in self.spans.observe(stats):
+                self._signal(anomaly)
+        for found in [*self.condenser.drain_errors(), *self.condenser.drain_edges()]:
+            self._signal(found)
 
     def _decode(self, topic: str, value: bytes) -> Iterator[tuple[str, Any]]:
         s = self.settings
@@ -92,8 +93,8 @@ class InProcessPipeline:
                 if event is not None:
                     self.condenser.add_log(event)
             elif kind == "metric":
-                for signal in self.metrics.observe(item):
-                    self._signal(signal)
+                for metric_signal in self.metrics.observe(item):
+                    self._signal(metric_signal)
             else:
                 self._signal(AlertSignal(alert=item))
 

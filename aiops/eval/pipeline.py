@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,9 +123,10 @@ def _read_incidents(settings: Settings, timeout_s: float = 30.0) -> list[dict[st
             message = consumer.poll(0.5)
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition() or 0)
                     if partitions is None:
                         partitions = len(consumer.list_topics(settings.topic(INCIDENTS)).topics[
                             settings.topic(INCIDENTS)].partitions)
@@ -140,7 +142,7 @@ def _read_incidents(settings: Settings, timeout_s: float = 30.0) -> list[dict[st
 
 def run_case(case: Case, base: Settings, log_dir: Path, speed: float = 10.0, max_gap_s: float = 2.0,
              settle_s: float = 15.0, timeout_s: float = 600.0, keep_topics: bool = False,
-             say=lambda text: None) -> PipelineRun:
+             say: Callable[[str], None] = lambda text: None) -> PipelineRun:
     """Replay one case through a fresh worker; the incident snapshots it produced."""
     started = time.monotonic()
     prefix = f"eval-{uuid.uuid4().hex[:8]}-{case.case_id[:24]}."

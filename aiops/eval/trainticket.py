@@ -105,7 +105,7 @@ def _span_requests(spans: list[tuple[float, str, dict[str, Any]]]) -> list[tuple
     batches: dict[tuple[str, int], list[tuple[float, dict[str, Any]]]] = defaultdict(list)
     for end, pod, span in spans:
         batches[(pod, int(end // SPAN_BATCH_S))].append((end, span))
-    out = []
+    out: list[tuple[float, str, str | None, Any]] = []
     for (pod, _), items in batches.items():
         request = {"resourceSpans": [{"resource": _resource(pod), "scopeSpans": [
             {"scope": {"name": "trainticket"}, "spans": [span for _, span in items]}]}]}
@@ -115,7 +115,7 @@ def _span_requests(spans: list[tuple[float, str, dict[str, Any]]]) -> list[tuple
 
 def _log_lines(folder: Path, shift_s: float, salt: str | None) -> list[tuple[float, str, str | None, Any]]:
     """Vector-style JSON lines: the container runtime's line parsed into level, logger, ids and message."""
-    out = []
+    out: list[tuple[float, str, str | None, Any]] = []
     rename = _renamer(salt)
     for path in _files(folder, "*_log.csv*"):
         for row in _rows(path):
@@ -162,7 +162,7 @@ def _log_time(row: dict[str, str]) -> float | None:
 
 def _metric_requests(folder: Path) -> list[tuple[float, str, str | None, Any]]:
     """One ExportMetricsServiceRequest per pod per sample (a gauge per mapped column)."""
-    out = []
+    out: list[tuple[float, str, str | None, Any]] = []
     for path in _files(folder, "*_metric.csv*"):
         for row in _rows(path):
             pod = row.get("PodName")

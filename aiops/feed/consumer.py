@@ -6,9 +6,11 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
@@ -23,7 +25,7 @@ RETRY_S = 2.0
 @dataclass(frozen=True)
 class FollowedTopic:
     name: str  # with the configured prefix
-    view: View
+    view: View[Any]
     codec: AvroCodec
 
 
@@ -34,15 +36,16 @@ class OutputFollower:
     the same picture (records are kept by id, so reading one twice changes nothing).
     """
 
-    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None):
+    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None, name: str = "feed"):
         self.settings = settings
         self.store = store
-        self.group_id = group_id or settings.topic(f"aiops-feed-{uuid.uuid4().hex[:12]}")
+        self.name = name  # who follows (the feed, the console): client id, group id and skip counter label
+        self.group_id = group_id or settings.topic(f"aiops-{name}-{uuid.uuid4().hex[:12]}")
         schemas = SchemaSet.load(settings.schemas_dir)
         self.topics: dict[str, FollowedTopic] = {}
         for view in store.views.values():
             name = settings.topic(view.topic)
-            self.topics[name] = FollowedTopic(name, view, codec_for(view.record, name, settings, schemas))
+            self.topics[name] = FollowedTopic(name, view, codec_for(view.record.__name__, name, settings, schemas))
         self.assigned = False  # partitions assigned at least once: the feed is reading
         self.last_error: str | None = None
 
@@ -60,15 +63,17 @@ class OutputFollower:
         # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
         # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
         message = RawMessage(key, value, topic, partition, offset)
-        result = decode_or_letter(lambda v: self.store.add(view, followed.codec.decode(v)), message)
+        result = decode_or_letter(lambda v: self.store.add(view, view.record.from_avro(followed.codec.decode(v))),
+                                  message)
         if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
-            skip_undecodable(result, "feed")
+            skip_undecodable(result, self.name)
 
     def _consumer(self) -> AIOKafkaConsumer:
+        fetch_guard.install()  # an unreadable record batch is logged, counted and skipped, never a stop
         return AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
-            client_id="aiops-feed", auto_offset_reset="earliest", enable_auto_commit=False,
+            client_id=f"aiops-{self.name}", auto_offset_reset="earliest", enable_auto_commit=False,
             metadata_max_age_ms=30_000)
 
     async def run(self) -> None:

@@ -41,6 +41,10 @@ class LatestRecords:
             self._prune()
         return True
 
+    def get(self, record_id: str) -> Row | None:
+        entry = self._by_id.get(record_id)
+        return entry.row if entry is not None else None
+
     def remove(self, record_id: str) -> None:
         self._by_id.pop(record_id, None)
 
@@ -60,7 +64,7 @@ class LatestRecords:
 class FeedStore:
     """Every view's latest records, and per view (endpoint name) what was read, skipped and superseded."""
 
-    def __init__(self, capacity: int, views: tuple[View, ...] = VIEWS):
+    def __init__(self, capacity: int, views: tuple[View[Any], ...] = VIEWS):
         self.views = {view.endpoint: view for view in views}
         self.latest = {view.endpoint: LatestRecords(capacity) for view in views}
         self.records_read: Counter[str] = Counter()
@@ -68,20 +72,28 @@ class FeedStore:
         self.stale_versions: Counter[str] = Counter()
         self._seq = 0
 
-    def add(self, view: View, record: dict[str, Any]) -> None:
-        """Store a decoded record of this view (raises on a record that does not fit the view)."""
+    def add(self, view: View[Any], record: Any) -> Row | None:
+        """Store a decoded record of this view (raises on a record that does not fit the view).
+
+        Returns the row kept, or None when a higher version of the same id was already kept.
+        """
         row = view.to_row(record)
         self._seq += 1
-        version = int(record[view.version_field]) if view.version_field else 0
-        if not self.latest[view.endpoint].add(str(record["id"]), row, view.sort_time(record), self._seq, version):
+        if not self.latest[view.endpoint].add(record.id, row, view.sort_time(record), self._seq, view.version(record)):
             self.stale_versions[view.endpoint] += 1
+            return None
+        return row
 
-    def remove(self, view: View, record_id: str) -> None:
+    def remove(self, view: View[Any], record_id: str) -> None:
         """Forget one id (a tombstone on a compacted topic)."""
         self.latest[view.endpoint].remove(record_id)
 
     def rows(self, endpoint: str, limit: int | None = None) -> list[Row]:
         return self.latest[endpoint].newest_first(limit)
+
+    def row(self, endpoint: str, record_id: str) -> Row | None:
+        """The kept row of this id, if any."""
+        return self.latest[endpoint].get(record_id)
 
     def clear(self) -> None:
         for latest in self.latest.values():

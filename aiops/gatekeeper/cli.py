@@ -5,23 +5,26 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aiops.core.catalog import ActionCatalog, CatalogError, InvalidAction
+from aiops.core.catalog import ActionCatalog
+from aiops.core.errors import CatalogError, InvalidAction
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS
+from streams.output_records import Proposal
 
 console = Console()
 keys_app = typer.Typer(help="Approvers' signing keys (ES256).", no_args_is_help=True)
 approvals_app = typer.Typer(help="Approval ingress for other tools.", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    return Settings()
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(keys_app, name="keys")
+app.add_typer(approvals_app, name="approvals")
 
 
 @keys_app.command("create")
@@ -34,7 +37,7 @@ def keys_create(
     """Create an ES256 key pair in the key directory; print the public part and its policy-data snippet."""
     from aiops.gatekeeper.keys import KeyStore, add_to_policy_data
 
-    settings = _settings()
+    settings = Settings()
     key = KeyStore(settings.key_dir).create(name, groups.split(","), force=force)
     console.print(f"created key [bold]{key.kid}[/] for {key.name} (groups: {', '.join(key.groups)})")
     console.print(f"private key: {key.private_path} (mode 0600, never share it)")
@@ -47,62 +50,90 @@ def keys_create(
         console.print(f"added {key.kid} to {path} (aiops.approvers)")
 
 
+@keys_app.command("enroll")
+def keys_enroll(
+    name: str = typer.Argument(..., help="the approver's name, as the policy will know them"),
+    groups: str = typer.Option(..., "--groups", "-g", help="comma-separated groups, e.g. sre,platform"),
+    public_key: Path = typer.Option(..., "--public-key", help="a file with the public key as JWK or PEM ('-' reads "
+                                    "standard input), e.g. what `aiops console` shows on its Keys page"),
+    policy_dir: Path | None = typer.Option(None, "--policy-dir", help="add the key to DIR/data.json"),
+) -> None:
+    """Enrol an approver whose private key stays elsewhere (a browser): print, or add, its policy-data entry."""
+    import sys
+
+    from aiops.gatekeeper.enrolment import enrolled_approver
+    from aiops.gatekeeper.errors import KeyStoreError
+    from aiops.gatekeeper.keys import add_to_policy_data
+
+    try:
+        text = sys.stdin.read() if str(public_key) == "-" else public_key.read_text()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read the public key {public_key}: {exc}") from None
+    approver = enrolled_approver(name, groups.split(","), text)
+    console.print(f"enrolled key [bold]{approver.kid}[/] for {approver.name} (groups: {', '.join(approver.groups)})")
+    console.print("policy data snippet for data.aiops.approvers:")
+    typer.echo(json.dumps(approver.policy_entry(), indent=2))
+    if policy_dir is not None:
+        path = add_to_policy_data(approver, policy_dir)
+        console.print(f"added {approver.kid} to {path} (aiops.approvers)")
+    else:
+        console.print("[yellow]not added anywhere[/]: give --policy-dir DIR to add it to DIR/data.json")
+
+
 @keys_app.command("list")
 def keys_list() -> None:
     """The keys in the key directory."""
     from aiops.gatekeeper.keys import KeyStore
 
-    settings = _settings()
+    settings = Settings()
     table = Table("name", "kid", "groups", "created", "private key")
     for key in KeyStore(settings.key_dir).list():
         table.add_row(key.name, key.kid, ", ".join(key.groups), key.created_at, str(key.private_path))
     console.print(table)
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def show_proposal(proposal: dict[str, Any]) -> None:
+def show_proposal(proposal: Proposal) -> None:
     """The proposal as an approver needs to see it before signing."""
     from aiops.gatekeeper.binding import action_hash
 
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    target = proposal["target"]
-    proposer = proposal["proposer"]
-    expires = proposal["expires_at"]
-    expired = isinstance(expires, datetime) and expires <= datetime.now(UTC)
-    table.add_row("proposal", proposal["id"])
-    table.add_row("incident", proposal["incident_id"])
-    table.add_row("action", f"[bold]{proposal['action']}[/]")
-    table.add_row("parameters", json.dumps(proposal["parameters"], sort_keys=True))
-    table.add_row("target", f"{target['environment']} / {target['namespace']} / {target['service']}")
+    target = proposal.target
+    proposer = proposal.proposer
+    parameters = dict(proposal.parameters)
+    expired = proposal.expires_at <= datetime.now(UTC)
+    table.add_row("proposal", proposal.id)
+    table.add_row("incident", proposal.incident_id)
+    table.add_row("action", f"[bold]{proposal.action}[/]")
+    table.add_row("parameters", json.dumps(parameters, sort_keys=True))
+    table.add_row("target", f"{target.environment} / {target.namespace} / {target.service}")
     try:
-        validated = ActionCatalog.for_settings(_settings()).validate(proposal["action"], proposal["parameters"])
+        validated = ActionCatalog.for_settings(Settings()).validate(proposal.action, parameters)
         risk = validated.risk_class.value
-        if risk != proposal["risk_class"]:
-            risk += f" [yellow](the proposal claims {proposal['risk_class']}; the catalog's class applies)[/]"
+        if risk != proposal.risk_class:
+            risk += f" [yellow](the proposal claims {proposal.risk_class.value}; the catalog's class applies)[/]"
         table.add_row("risk class", risk)
     except (InvalidAction, CatalogError) as exc:
-        table.add_row("risk class", f"{proposal['risk_class']} (claimed)")
+        table.add_row("risk class", f"{proposal.risk_class.value} (claimed)")
         table.add_row("catalog", f"[red]{exc}[/] - the gatekeeper will refuse this action")
-    table.add_row("blast radius", str(proposal["blast_radius"]))
-    table.add_row("rationale", proposal["rationale"])
-    for ref in proposal["evidence"]:
-        summary = f" - {ref['summary']}" if ref.get("summary") else ""
-        table.add_row("evidence", f"{ref['kind']}: {ref['ref']}{summary}")
-    table.add_row("confidence", f"{proposal['confidence']:.2f}")
-    note = f" ({proposer['note']})" if proposer.get("note") else ""
-    table.add_row("proposer", f"{proposer['kind']} {proposer['name']} v{proposer['version']}{note}")
-    if proposal.get("requested_by"):
-        table.add_row("requested by", proposal["requested_by"])
-    table.add_row("created", _when(proposal["created_at"]))
-    table.add_row("expires", _when(expires) + (" [red](expired)[/]" if expired else ""))
-    table.add_row("action hash", action_hash(proposal["action"], proposal["parameters"]))
+    table.add_row("blast radius", str(proposal.blast_radius))
+    table.add_row("rationale", proposal.rationale)
+    for ref in proposal.evidence:
+        summary = f" - {ref.summary}" if ref.summary else ""
+        table.add_row("evidence", f"{ref.kind}: {ref.ref}{summary}")
+    table.add_row("confidence", f"{proposal.confidence:.2f}")
+    note = f" ({proposer.note})" if proposer.note else ""
+    table.add_row("proposer", f"{proposer.kind} {proposer.name} v{proposer.version}{note}")
+    if proposal.requested_by:
+        table.add_row("requested by", proposal.requested_by)
+    table.add_row("created", _when(proposal.created_at))
+    table.add_row("expires", _when(proposal.expires_at) + (" [red](expired)[/]" if expired else ""))
+    table.add_row("action hash", action_hash(proposal.action, parameters))
     console.print(Panel(table, title="proposal"))
 
 
@@ -111,7 +142,7 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
     from aiops.gatekeeper.approvals import approval_record, find_proposal, produce_approval
     from aiops.gatekeeper.keys import KeyStore
 
-    settings = _settings()
+    settings = Settings()
     key = KeyStore(settings.key_dir).default(key_name)
     proposal = find_proposal(settings, proposal_id, timeout_s=timeout)
     show_proposal(proposal)
@@ -122,32 +153,32 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
     approval = approval_record(proposal, key, decision, source="cli", comment=comment,
                                ttl_s=settings.approval_token_ttl_s)
     partition, offset = produce_approval(settings, approval, timeout_s=timeout)
-    console.print(f"{verb}d {proposal_id} as {key.name}: {settings.topic('aiops.approvals')}"
+    console.print(f"{verb}d {proposal_id} as {key.name}: {settings.topic(APPROVALS)}"
                   f"[{partition}]@{offset}")
 
 
-def approve(
-    proposal_id: str = typer.Argument(..., help="the proposal to approve"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+# The options `approve` and `reject` share.
+KeyName = Annotated[str | None, typer.Option("--key", "-k", help="key name (default: the only key)")]
+Comment = Annotated[str | None, typer.Option("--comment", "-m", help="why")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+Timeout = Annotated[float, typer.Option(help="seconds to look for the proposal and wait for Kafka")]
+
+
+@app.command("approve")
+def approve(proposal_id: Annotated[str, typer.Argument(help="the proposal to approve")], key: KeyName = None,
+            comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal and its evidence, sign an approval with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "approve", key, comment, yes, timeout)
 
 
-def reject(
-    proposal_id: str = typer.Argument(..., help="the proposal to reject"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+@app.command("reject")
+def reject(proposal_id: Annotated[str, typer.Argument(help="the proposal to reject")], key: KeyName = None,
+           comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal, sign a rejection (a veto) with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "reject", key, comment, yes, timeout)
 
 
+@app.command("gatekeeper")
 def gatekeeper(
     instance_id: str | None = typer.Option(None, help="static group member id (default: AIOPS_GATEKEEPER_INSTANCE_ID)"),
     loglevel: str = typer.Option("info", help="debug, info, warning or error"),
@@ -160,7 +191,7 @@ def gatekeeper(
     from aiops.gatekeeper.service import Gatekeeper
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings()
+    settings = Settings()
     if settings.gatekeeper_metrics_port:
         from aiops.core import metrics
 
@@ -184,7 +215,7 @@ def approvals_serve(
     """Serve POST /v1/approvals: signed approvals from other tools, validated and produced to Kafka."""
     from connectors.approvals_http import serve
 
-    settings = _settings()
+    settings = Settings()
     if settings.approvals_metrics_port:
         from aiops.core import metrics
 
@@ -192,12 +223,3 @@ def approvals_serve(
     console.print(f"approvals endpoint on http://{host or settings.approvals_http_host}:"
                   f"{port or settings.approvals_http_port}/v1/approvals")
     serve(settings, host, port)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the gatekeeper's commands to the `aiops` CLI."""
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(approvals_app, name="approvals")
-    app.command("approve")(approve)
-    app.command("reject")(reject)
-    app.command("gatekeeper")(gatekeeper)

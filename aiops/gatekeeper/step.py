@@ -37,44 +37,36 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiops.core import metrics
 from aiops.core.avro import AvroCodec
-from aiops.core.catalog import ActionCatalog, InvalidAction, ValidatedAction
+from aiops.core.catalog import ActionCatalog, ValidatedAction
 from aiops.core.deadletter import ConsumedMessage
-from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.errors import AiopsError, InvalidAction, SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER
 from aiops.gatekeeper.binding import action_hash
-from aiops.gatekeeper.errors import TokenError
+from aiops.gatekeeper.errors import BadRecord, PolicyUnavailable, TokenError
 from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
-from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient, PolicyUnavailable
+from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient
 from aiops.gatekeeper.recent import RecentExecutions
 from aiops.gatekeeper.records import (
     approvals_considered,
     decode_approval,
     execution_record,
     policy_input,
-    proposal_wire,
-    rfc3339,
 )
 from aiops.gatekeeper.timers import Timers
+from aiops.gatekeeper.times import from_ms, rfc3339
 from aiops.gatekeeper.tokens import inspect
-from connectors.executors import ExecutionRequest, ExecutionResult, Executor, ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.executors import ExecutionRequest, ExecutionResult, Executor
+from streams.output_records import ApprovalConsidered, Decision, Proposal
 
 log = logging.getLogger("gatekeeper")
 
 # Produces one record (catalog topic name, key, value, partition) and returns once the broker acknowledged it.
 Send = Callable[[str, str, bytes, int | None], Awaitable[None]]
-
-
-class BadRecord(Exception):
-    """An input record that goes to its dead-letter topic with `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
 
 
 class ProposalGate:
@@ -112,23 +104,23 @@ class ProposalGate:
         try:
             if record.value is None:
                 raise SerializationError("proposal record has no value")
-            proposal = proposal_wire(self.codecs["Proposal"].decode(record.value))
-        except SerializationError as exc:
+            proposal = Proposal.from_avro(self.codecs["Proposal"].decode(record.value))
+        except (SerializationError, ValueError) as exc:
             raise BadRecord(exc) from None
-        self._check_key(record, proposal["id"], "proposal")
-        state = self.states.get(proposal["id"])
+        self._check_key(record, proposal.id, "proposal")
+        state = self.states.get(proposal.id)
         if state is not None and state.proposal is not None:
             if state.proposal == proposal:
                 return  # the same proposal again (a replay after a restart): nothing new to decide
             raise BadRecord(AiopsError(
-                f"proposal id {proposal['id']!r} was already used for a different proposal; ids are never reused"))
+                f"proposal id {proposal.id!r} was already used for a different proposal; ids are never reused"))
         if state is None:
-            state = self.states[proposal["id"]] = ProposalState(proposal["id"], record.partition)
+            state = self.states[proposal.id] = ProposalState(proposal.id, record.partition)
         state.proposal = proposal
-        expired = self.now_ms() >= proposal["expires_at"]
+        expired = self.now_ms() >= state.expires_at_ms
         await self.evaluate(state, "expiry" if expired else "proposal")
         if not state.expiry_decided and state.status == "open":
-            self.timers.schedule(proposal["expires_at"], state.proposal_id, "expiry")
+            self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
 
     async def on_approval(self, record: ConsumedMessage) -> None:
         """An Approval record: kept with its proposal, then the proposal is evaluated again."""
@@ -172,15 +164,15 @@ class ProposalGate:
 
     # --- evaluation ------------------------------------------------------------------------------
 
-    def _validated(self, proposal: dict[str, Any]) -> tuple[ValidatedAction | None, list[str]]:
+    def _validated(self, proposal: Proposal) -> tuple[ValidatedAction | None, list[str]]:
         """The catalog's view of the proposal, and the reasons code alone denies it (these only add denials)."""
         try:
-            validated = self.catalog.validate(proposal["action"], proposal["parameters"])
+            validated = self.catalog.validate(proposal.action, dict(proposal.parameters))
         except InvalidAction as exc:
             return None, [f"gatekeeper: {exc}"]
         reasons = []
-        if validated.target.as_dict() != proposal["target"]:
-            reasons.append(f"gatekeeper: the proposal's target {proposal['target']} is not the target its "
+        if validated.target.as_dict() != proposal.target.model_dump():
+            reasons.append(f"gatekeeper: the proposal's target {proposal.target.model_dump()} is not the target its "
                            f"parameters name {validated.target.as_dict()}")
         return validated, reasons
 
@@ -190,14 +182,14 @@ class ProposalGate:
         assert proposal is not None
         now_ms = self.now_ms()
         validated, gate_reasons = self._validated(proposal)
-        target = validated.target.as_dict() if validated else proposal["target"]
-        blast = max(proposal["blast_radius"], validated.blast_radius) if validated else proposal["blast_radius"]
+        target = validated.target.as_dict() if validated else proposal.target.model_dump()
+        blast = max(proposal.blast_radius, validated.blast_radius) if validated else proposal.blast_radius
         sent = [a for a in state.approvals if a.excluded is None]
         document = policy_input(
-            proposal, action_hash=action_hash(proposal["action"], proposal["parameters"]), target=target,
+            proposal, action_hash=action_hash(proposal.action, dict(proposal.parameters)), target=target,
             blast_radius=blast, approvals=sent, now_ns=now_ms * 1_000_000,
-            recent_executions=self.recent.count(proposal["action"], target, now_ms, exclude=state.proposal_id))
-        expired = now_ms >= proposal["expires_at"]
+            recent_executions=self.recent.count(proposal.action, target, now_ms, exclude=state.proposal_id))
+        expired = now_ms >= state.expires_at_ms
         try:
             answer = await self.policy.decide(document)
         except PolicyUnavailable as exc:
@@ -217,7 +209,7 @@ class ProposalGate:
         allow = answer.allow and validated is not None and not gate_reasons and not expired
         reasons = [] if allow else list(answer.reasons) + gate_reasons
         if answer.allow and not allow and expired:
-            reasons.append(f"gatekeeper: proposal expired at {rfc3339(proposal['expires_at'])}")
+            reasons.append(f"gatekeeper: proposal expired at {rfc3339(state.expires_at_ms)}")
         decision_id = await self._write_decision(state, allow=allow, trigger=trigger, reasons=reasons,
                                                  considered=approvals_considered(state, answer, sent), answer=answer)
         if expired:
@@ -230,17 +222,17 @@ class ProposalGate:
             await self._persist(state)
 
     async def _write_decision(self, state: ProposalState, *, allow: bool, trigger: str, reasons: list[str],
-                              considered: list[dict[str, Any]], answer: PolicyAnswer | None = None,
+                              considered: list[ApprovalConsidered], answer: PolicyAnswer | None = None,
                               latency_ms: float | None = None) -> str:
-        decision_id = uuid.uuid4().hex
-        record = {
-            "id": decision_id, "proposal_id": state.proposal_id,
-            "opa_decision_id": answer.decision_id if answer else None, "allow": allow, "reasons": reasons,
-            "approvals_considered": considered, "policy_revision": answer.policy_revision if answer else None,
-            "trigger": trigger, "evaluated_at": self.now_ms(),
-            "latency_ms": float(answer.latency_ms if answer else (latency_ms or 0.0)),
-        }
-        await self.send(DECISIONS, state.proposal_id, self.codecs["Decision"].encode(record), None)
+        decision = Decision(
+            id=uuid.uuid4().hex, proposal_id=state.proposal_id,
+            opa_decision_id=answer.decision_id if answer else None, allow=allow, reasons=reasons,
+            approvals_considered=considered, policy_revision=answer.policy_revision if answer else None,
+            trigger=trigger, evaluated_at=from_ms(self.now_ms()),
+            latency_ms=float(answer.latency_ms if answer else (latency_ms or 0.0)),
+        )
+        decision_id = decision.id
+        await self.send(DECISIONS, state.proposal_id, self.codecs["Decision"].encode(decision.to_avro()), None)
         outcome = "allow" if allow else ("error" if answer is None else "deny")
         metrics.DECISIONS.labels(outcome).inc()
         if answer is not None:
@@ -256,10 +248,10 @@ class ProposalGate:
     def _request(self, state: ProposalState) -> ExecutionRequest:
         proposal = state.proposal
         assert proposal is not None
-        validated = self.catalog.validate(proposal["action"], proposal["parameters"])
-        return ExecutionRequest(idempotency_key=proposal["idempotency_key"], proposal_id=state.proposal_id,
-                                action=proposal["action"], target=validated.target.as_dict(),
-                                parameters=dict(proposal["parameters"]))
+        validated = self.catalog.validate(proposal.action, dict(proposal.parameters))
+        return ExecutionRequest(idempotency_key=proposal.idempotency_key, proposal_id=state.proposal_id,
+                                action=proposal.action, target=validated.target.as_dict(),
+                                parameters=dict(proposal.parameters))
 
     async def _start_execution(self, state: ProposalState, decision_id: str, validated: ValidatedAction,
                                attempt: int = 1) -> None:
@@ -341,13 +333,14 @@ class ProposalGate:
             await self._finish(state, result, note="reconciled by idempotency key after a restart")
             return
         # The executor never received it: now, and only now, it is sent (again with the same key).
-        validated = self.catalog.validate(state.proposal["action"], state.proposal["parameters"])
+        validated = self.catalog.validate(state.proposal.action, dict(state.proposal.parameters))
         await self._start_execution(state, entry.decision_id, validated, attempt=entry.attempt + 1)
 
     async def _write_execution(self, state: ProposalState) -> None:
         entry = state.execution
         assert entry is not None
-        await self.send(EXECUTIONS, state.proposal_id, self.codecs["Execution"].encode(execution_record(state)), None)
+        value = self.codecs["Execution"].encode(execution_record(state).to_avro())
+        await self.send(EXECUTIONS, state.proposal_id, value, None)
         metrics.EXECUTIONS.labels(entry.executor, entry.status).inc()
 
     async def _persist(self, state: ProposalState) -> None:
@@ -367,8 +360,8 @@ class ProposalGate:
                     and state.retry.due_ms <= self.now_ms():
                 await self.evaluate(state, "retry")
             elif timer.kind == "expiry" and state.status == "open" and not state.expiry_decided:
-                if self.now_ms() < state.proposal["expires_at"]:
-                    self.timers.schedule(state.proposal["expires_at"], state.proposal_id, "expiry")
+                if self.now_ms() < state.expires_at_ms:
+                    self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
                     continue
                 await self.evaluate(state, "expiry")
 
@@ -403,7 +396,7 @@ class ProposalGate:
                 if state.retry:
                     self.timers.schedule(min(state.retry.due_ms, now), state.proposal_id, "retry")
                 if not state.expiry_decided:
-                    self.timers.schedule(state.proposal["expires_at"], state.proposal_id, "expiry")
+                    self.timers.schedule(state.expires_at_ms, state.proposal_id, "expiry")
 
     async def close(self) -> None:
         await self.policy.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiops.core.errors import StackError
 from aiops.core.settings import Settings
-from aiops.stack import kafka, opa, process
+from aiops.stack import collector, kafka, opa, process
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Component:
     stop: Callable[[Settings], bool]
     version: Callable[[Settings], str | None]
     is_healthy: Callable[[Settings], tuple[bool, str]]
-    pid_file: Callable[[Settings], object]
+    pid_file: Callable[[Settings], Path]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ COMPONENTS = (
 )
 
 
-def up(settings: Settings, say=print) -> list[ComponentStatus]:
+def up(settings: Settings, say: Callable[[str], None] = print) -> list[ComponentStatus]:
     """Provision (first time only) and start every component, then wait until each is healthy."""
     try:
         for component in COMPONENTS:
@@ -59,17 +59,18 @@ def up(settings: Settings, say=print) -> list[ComponentStatus]:
     return status(settings)
 
 
-def provision(settings: Settings, say=print) -> None:
+def provision(settings: Settings, say: Callable[[str], None] = print) -> None:
     """Download and build what the components run; a second call does nothing."""
     kafka.ensure_jars(settings, say)
     opa.ensure_binary(settings, say)
     ensure_alertmanager(settings, say)
+    collector.ensure_collector(settings, say)
 
 
 ALERTMANAGER_TOOLS = ("alertmanager", "amtool")
 
 
-def ensure_alertmanager(settings: Settings, say=print) -> dict[str, Path]:
+def ensure_alertmanager(settings: Settings, say: Callable[[str], None] = print) -> dict[str, Path]:
     """Prometheus Alertmanager and amtool, built with `go install` at the pinned version (a test tool,
     not a stack component). v0.32+ cannot be `go install`ed: its module lacks the embedded UI assets."""
     home = settings.cache_dir / "bin" / f"alertmanager-{settings.alertmanager_version}"
@@ -84,7 +85,8 @@ def binary(settings: Settings, tool: str) -> Path:
     """The path of a provisioned tool binary by name."""
     binaries = {"opa": opa.ensure_binary,
                 "alertmanager": lambda s, say: ensure_alertmanager(s, say)["alertmanager"],
-                "amtool": lambda s, say: ensure_alertmanager(s, say)["amtool"]}
+                "amtool": lambda s, say: ensure_alertmanager(s, say)["amtool"],
+                "otelcol": collector.ensure_collector}
     if tool not in binaries:
         raise StackError(f"unknown tool {tool!r}; known: {', '.join(binaries)}")
     return binaries[tool](settings, print)

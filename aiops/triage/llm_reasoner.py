@@ -16,9 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops.core.catalog import ActionCatalog, InvalidAction
+from aiops.core.catalog import ActionCatalog
+from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
+from aiops.triage.errors import LlmRejected
+from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
+from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner, evidence_refs
+from streams.output_records import Proposer
 
 log = logging.getLogger(__name__)
 NAME = "llm-reasoner"
@@ -48,14 +53,10 @@ class _LlmAnswer(BaseModel):
     proposals: list[_LlmProposal] = Field(max_length=3)
 
 
-class LlmRejected(Exception):
-    """The model's answer cannot become a proposal; the message says why."""
-
-
 @dataclass
 class LlmOutcome:
     drafts: list[ProposalDraft]
-    proposer: dict[str, Any]
+    proposer: Proposer
     tokens: int = 0
     fallback_reason: str | None = None
 
@@ -85,32 +86,29 @@ def build_messages(ctx: TriageContext, catalog: ActionCatalog, annotations: dict
                                       "parameters": {p: s.type for p, s in spec.parameters.items()}}
                                for name, spec in catalog.actions.items()}, sort_keys=True)
     incident = ctx.incident
-    lines = [f"Incident {incident['id']} ({incident['severity']}), services: {', '.join(incident['services'])}.",
+    lines = [f"Incident {incident.id} ({incident.severity}), services: {', '.join(incident.services)}.",
              f"Likely root cause: {ctx.root_service or 'unknown'}.",
              f"Environment: {ctx.environment}, namespace: {ctx.namespace}.", "Alerts:"]
-    for alert in incident.get("alerts", []):
-        notes = annotations.get(alert["fingerprint"], {})
-        lines.append(f"- {alert['name']} on {alert['service']} ({alert['status']}), annotations: "
+    for alert in incident.alerts:
+        notes = annotations.get(alert.fingerprint, {})
+        lines.append(f"- {alert.name} on {alert.service} ({alert.status}), annotations: "
                      f"{_fence(json.dumps(notes, sort_keys=True))}")
-    candidates = (incident.get("root_cause") or {}).get("candidates") or []
-    if candidates:
+    if incident.root_cause.candidates:
         lines.append("Ranked root-cause candidates (computed from the evidence; their reasons quote telemetry):")
-        for rank, candidate in enumerate(candidates[:5], start=1):
-            why = " | evidence: ".join(filter(None, [candidate.get("reason", ""),
-                                                      "; ".join(candidate.get("evidence") or [])]))
-            lines.append(f"{rank}. {candidate['service']} (score {candidate['score']:.2f}): {_fence(why, 900)}")
-    anomalies = incident.get("anomaly_evidence") or []
-    if anomalies:
+        for rank, candidate in enumerate(incident.root_cause.candidates[:5], start=1):
+            why = " | evidence: ".join(filter(None, [candidate.reason, "; ".join(candidate.evidence)]))
+            lines.append(f"{rank}. {candidate.service} (score {candidate.score:.2f}): {_fence(why, 900)}")
+    if incident.anomaly_evidence:
         lines.append("Anomalies (services behaving unlike their own baselines):")
-        for anomaly in anomalies[:10]:
-            lines.append(f"- {anomaly['role']} {anomaly['signal']} on {anomaly['service']} (score "
-                         f"{anomaly['score']:.1f}): {_fence(anomaly['reason'])}")
+        for anomaly in incident.anomaly_evidence[:10]:
+            lines.append(f"- {anomaly.role} {anomaly.signal} on {anomaly.service} (score {anomaly.score:.1f}): "
+                         f"{_fence(anomaly.reason)}")
     lines.append("Log templates:")
-    for evidence in incident.get("log_evidence", [])[:10]:
-        lines.append(f"- {evidence['service']} x{evidence['count']}: {_fence(evidence['template'])}")
+    for evidence in incident.log_evidence[:10]:
+        lines.append(f"- {evidence.service} x{evidence.count}: {_fence(evidence.template)}")
     lines.append("Spans:")
-    for span in incident.get("span_evidence", [])[:10]:
-        lines.append(f"- {span['kind']} {span['service']} {span['operation']}: {_fence(span.get('message') or '')}")
+    for span in incident.span_evidence[:10]:
+        lines.append(f"- {span.kind} {span.service} {span.operation}: {_fence(span.message or '')}")
     lines.append("Handbook documents retrieved:")
     for doc in ctx.documents[:5]:
         steps = "; ".join(f"{a.get('action')} {json.dumps(a.get('parameters') or {}, sort_keys=True)}"
@@ -153,8 +151,8 @@ class LlmReasoner:
         return drafts
 
     def propose(self, ctx: TriageContext, annotations: dict[str, dict[str, str]] | None = None) -> LlmOutcome:
-        incident_id = ctx.incident["id"]
-        proposer = {"kind": "llm", "name": f"{NAME}:{self.model}", "version": VERSION, "note": None}
+        incident_id = ctx.incident.id
+        proposer = Proposer(kind="llm", name=f"{NAME}:{self.model}", version=VERSION)
         reason = None
         spent = 0
         for attempt in range(1, self.max_attempts + 1):
@@ -183,7 +181,7 @@ class LlmReasoner:
             return LlmOutcome(drafts, proposer, spent)
         fallback = self.fallback.propose(ctx)
         note = f"fell back to {fallback_name()}: {reason}"
-        return LlmOutcome(fallback, {"kind": "reasoner", "name": "runbook-reasoner", "version": "1", "note": note},
+        return LlmOutcome(fallback, Proposer(kind="reasoner", name=RUNBOOK_NAME, version=RUNBOOK_VERSION, note=note),
                           spent, fallback_reason=reason)
 
 

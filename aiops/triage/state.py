@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from streams.output_records import Incident, IncidentStatus, Proposal
+
 
 class Step(Enum):
     """What a snapshot asks of triage."""
@@ -36,17 +38,17 @@ class TriageState:
     def to_table(self) -> dict[str, Any]:
         return {"root": self.root, "proposals": list(self.proposals), "written_back": self.written_back}
 
-    def next_step(self, incident: Mapping[str, Any]) -> Step:
-        if incident["status"] == "resolved":
+    def next_step(self, incident: Incident) -> Step:
+        if incident.status == IncidentStatus.resolved:
             return Step.nothing if self.written_back else Step.write_back
-        root = incident["root_cause"]["service"]
+        root = incident.root_cause.service
         return Step.nothing if root is None or root == self.root else Step.propose
 
-    def proposed(self, root: str, proposals: Sequence[Mapping[str, Any]]) -> TriageState:
+    def proposed(self, root: str | None, proposals: Sequence[Proposal]) -> TriageState:
         """After proposing for `root`: the proposals not seen before are remembered (ids are deterministic)."""
         known = {p["id"] for p in self.proposals}
-        new = tuple({"id": p["id"], "action": p["action"], "parameters": p["parameters"]}
-                    for p in proposals if p["id"] not in known)
+        new = tuple({"id": p.id, "action": p.action, "parameters": dict(p.parameters)}
+                    for p in proposals if p.id not in known)
         return replace(self, root=root, proposals=self.proposals + new)
 
     def wrote_back(self) -> TriageState:

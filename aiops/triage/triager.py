@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops.core import metrics
-from aiops.core.catalog import ActionCatalog, InvalidAction, RiskClass
-from aiops.core.errors import AiopsError
+from aiops.core.catalog import ActionCatalog, RiskClass
+from aiops.core.errors import AiopsError, InvalidAction
 from aiops.core.settings import Settings
 from aiops.memory.client import AsyncMemoryClient
 from aiops.memory.documents import HandbookDocument, load_handbook
@@ -28,6 +28,7 @@ from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
 from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner
 from streams.correlation.incident import SEVERITY_RANK
+from streams.output_records import Incident, Proposal, Proposer, SimilarDocument
 from streams.records import Severity
 
 log = logging.getLogger(__name__)
@@ -63,28 +64,29 @@ class Triager:
         self.runbook_reasoner = RunbookReasoner(self.catalog)
         self.llm = llm if llm is not None else llm_reasoner(settings, self.catalog)
 
-    async def retrieve(self, incident: Mapping[str, Any]) -> list[RetrievedDocument]:
+    async def retrieve(self, incident: Incident) -> list[RetrievedDocument]:
         """The handbook documents and past incidents like this one, with the actions each names."""
         try:
             if self.memory is None:
                 raise AiopsError("no memory client")
-            similar = await asimilar_for_incident(incident, self.memory(), top_k=self.settings.triage_top_k)
+            hits = await asimilar_for_incident(incident.to_avro(), self.memory(), top_k=self.settings.triage_top_k)
+            similar = [SimilarDocument.model_validate(hit) for hit in hits]
         except AiopsError as exc:  # memory is best effort: triage goes on without it
-            log.warning("memory unavailable for %s: %s", incident["id"], exc)
-            similar = incident.get("similar_incidents") or []
+            log.warning("memory unavailable for %s: %s", incident.id, exc)
+            similar = incident.similar_incidents
         documents = []
         for hit in similar:
-            doc = self.handbook.get(hit["doc_id"])
+            doc = self.handbook.get(hit.doc_id)
             documents.append(RetrievedDocument(
-                doc_id=hit["doc_id"], kind=hit["kind"], title=hit["title"], score=float(hit["score"]),
+                doc_id=hit.doc_id, kind=hit.kind, title=hit.title, score=hit.score,
                 services=list(doc.services) if doc else [],
                 actions=[a.model_dump() for a in doc.actions] if doc else []))
         return documents
 
-    async def _drafts(self, triage_ctx: TriageContext) -> tuple[list[ProposalDraft], dict[str, Any]]:
+    async def _drafts(self, triage_ctx: TriageContext) -> tuple[list[ProposalDraft], Proposer]:
         if self.llm is None:
-            return self.runbook_reasoner.propose(triage_ctx), {
-                "kind": "reasoner", "name": RUNBOOK_NAME, "version": RUNBOOK_VERSION, "note": "no LLM configured"}
+            return self.runbook_reasoner.propose(triage_ctx), Proposer(
+                kind="reasoner", name=RUNBOOK_NAME, version=RUNBOOK_VERSION, note="no LLM configured")
         outcome = await asyncio.to_thread(self.llm.propose, triage_ctx)
         if outcome.tokens:
             metrics.LLM_TOKENS.labels(self.settings.llm_model).inc(outcome.tokens)
@@ -92,13 +94,13 @@ class Triager:
             metrics.LLM_FALLBACKS.labels(outcome.fallback_reason.split(":")[0][:40]).inc()
         return outcome.drafts, outcome.proposer
 
-    def _remediation_allowed(self, incident: Mapping[str, Any]) -> bool:
+    def _remediation_allowed(self, incident: Incident) -> bool:
         threshold = Severity(self.settings.triage_remediation_min_severity)
-        return SEVERITY_RANK[Severity(incident["severity"])] >= SEVERITY_RANK[threshold]
+        return SEVERITY_RANK[incident.severity] >= SEVERITY_RANK[threshold]
 
-    async def propose(self, incident: Mapping[str, Any], now: datetime | None = None) -> list[dict[str, Any]]:
+    async def propose(self, incident: Incident, now: datetime | None = None) -> list[Proposal]:
         """The Proposal records for this incident (validated against the catalog; invalid drafts are dropped)."""
-        triage_ctx = TriageContext(dict(incident), await self.retrieve(incident),
+        triage_ctx = TriageContext(incident, await self.retrieve(incident),
                                    environment=self.settings.triage_environment,
                                    namespace=self.settings.triage_namespace)
         drafts, proposer = await self._drafts(triage_ctx)
@@ -109,19 +111,19 @@ class Triager:
         records = []
         for draft in drafts:
             try:
-                records.append(to_proposal(draft, incident["id"], self.catalog, proposer, now,
+                records.append(to_proposal(draft, incident.id, self.catalog, proposer, now,
                                            timedelta(seconds=self.settings.proposal_ttl_s)))
             except InvalidAction as exc:  # reasoners validate already; this is the last line of defence
-                log.warning("dropping an invalid proposal for %s: %s", incident["id"], exc)
+                log.warning("dropping an invalid proposal for %s: %s", incident.id, exc)
         return records
 
-    async def write_back(self, incident: Mapping[str, Any], actions: Sequence[Mapping[str, Any]]) -> bool:
+    async def write_back(self, incident: Incident, actions: Sequence[Mapping[str, Any]]) -> bool:
         """Write a resolved incident and the actions taken into memory; False when memory is unavailable."""
         try:
             if self.memory is None:
                 raise AiopsError("no memory client")
-            await awrite_back(incident, actions, self.memory())
+            await awrite_back(incident.to_avro(), actions, self.memory())
             return True
         except AiopsError as exc:
-            log.warning("write-back of %s failed: %s", incident["id"], exc)
+            log.warning("write-back of %s failed: %s", incident.id, exc)
             return False

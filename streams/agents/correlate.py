@@ -9,24 +9,33 @@ import time
 import faust
 
 from aiops.core import metrics
+from aiops.core.errors import SerializationError
 from aiops.core.topics import INCIDENTS, SIGNALS
 from aiops.memory.client import OnDemandMemoryClient
 from aiops.memory.enrich import asimilar_for_incident
 from aiops.memory.similar import SimilarIncidents
 from streams.app import StreamContext
-from streams.correlation.engine import CorrelationConfig, Correlator, Rejected, Snapshot, Tables, Tombstone
+from streams.correlation.engine import CorrelationConfig, Correlator, Tables
 from streams.correlation.errors import LateEventError
-from streams.correlation.signals import TickSignal, decode_signal
+from streams.correlation.outputs import Rejected, Snapshot, Tombstone
+from streams.correlation.signals import Signal, TickSignal, decode_signal
+from streams.output_records import Incident
 from streams.topics import Input, SignalsTopic, raw_topic
 
 
+def signal_of(value: bytes | None) -> Signal:
+    if value is None:
+        raise SerializationError("signal record has no value")
+    return decode_signal(value)
+
+
 def register(app: faust.App, ctx: StreamContext) -> None:
-    signals = Input.declare(app, ctx, SIGNALS, decode_signal, partitions=1)
+    signals = Input.declare(app, ctx, SIGNALS, signal_of, partitions=1)
     ticks = SignalsTopic(signals.topic)
     incidents_topic = raw_topic(app, ctx, INCIDENTS)
     codec = ctx.codec("Incident", INCIDENTS)
 
-    def table(name: str) -> faust.Table:
+    def table(name: str) -> faust.types.TableT:
         return app.Table(name, partitions=1)  # JSON keys and values by default
 
     correlator = Correlator(CorrelationConfig.from_settings(ctx.settings), Tables(
@@ -47,10 +56,11 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         async for message, signal in signals.decoded(stream):
             for output in correlator.handle(signal, time.time()):
                 if isinstance(output, Snapshot):
-                    record = {**output.record, "similar_incidents": await similar.for_snapshot(output.record)}
+                    incident = Incident.from_avro(
+                        {**output.record, "similar_incidents": await similar.for_snapshot(output.record)})
                     # Buffered: Faust flushes the producer before it commits the offsets of these events.
-                    await incidents_topic.send(key=output.incident_id.encode(), value=codec.encode(record))
-                    metrics.INCIDENT_SNAPSHOTS.labels(record["status"]).inc()
+                    await incidents_topic.send(key=incident.id.encode(), value=codec.encode(incident.to_avro()))
+                    metrics.INCIDENT_SNAPSHOTS.labels(incident.status.value).inc()
                 elif isinstance(output, Tombstone):
                     await incidents_topic.send(key=output.incident_id.encode(), value=None)
                 elif isinstance(output, Rejected):

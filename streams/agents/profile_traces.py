@@ -8,6 +8,8 @@ already sent."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from aiops.core.deadletter import DeadLetter, decode_or_letter
@@ -26,7 +28,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     settings = ctx.settings
     spans = Input.declare(app, ctx, SPANS, ctx.decoder(Span, SPANS))
     log_events = Input.declare(app, ctx, LOG_EVENTS, lambda value: LogEvent.model_validate_json(value or b""))
-    inputs = {spans.topic.get_topic_name(): spans, log_events.topic.get_topic_name(): log_events}
+    inputs: dict[str, Input[Any]] = {spans.topic.get_topic_name(): spans, log_events.topic.get_topic_name(): log_events}
     both = app.topic(*inputs, key_serializer="raw", value_serializer="raw")
     stats_topic = raw_topic(app, ctx, SPAN_STATS)
     signals = SignalsTopic.declare(app, ctx)

@@ -17,15 +17,15 @@ from aiops.memory.client import OnDemandMemoryClient
 from aiops.triage.state import Step, TriageState
 from aiops.triage.triager import Triager
 from streams.app import StreamContext
+from streams.output_records import Execution, Incident
 from streams.topics import Input, raw_topic
 
 
 def register(app: faust.App, ctx: StreamContext) -> None:
-    incident_codec = ctx.codec("Incident", INCIDENTS)
-    execution_codec = ctx.codec("Execution", EXECUTIONS)
+    decode_incident = ctx.decoder(Incident, INCIDENTS)
     # A null value is a merged incident's tombstone: nothing to triage, not a dead letter.
-    incidents = Input.declare(app, ctx, INCIDENTS, lambda v: None if v is None else incident_codec.decode(v))
-    executions = Input.declare(app, ctx, EXECUTIONS, execution_codec.decode)
+    incidents = Input.declare(app, ctx, INCIDENTS, lambda value: None if value is None else decode_incident(value))
+    executions = Input.declare(app, ctx, EXECUTIONS, ctx.decoder(Execution, EXECUTIONS))
     proposals_topic = raw_topic(app, ctx, PROPOSALS)
     proposal_codec = ctx.codec("Proposal", PROPOSALS)
     incident_to_triage = app.Table("incident_to_triage")
@@ -34,24 +34,24 @@ def register(app: faust.App, ctx: StreamContext) -> None:
 
     @app.agent(incidents.topic, name="triage_incidents")
     async def triage_incidents(stream: faust.StreamT) -> None:
-        async for _message, incident in incidents.decoded(stream):
-            if incident is None:
+        async for _message, snapshot in incidents.decoded(stream):
+            if snapshot is None:
                 continue
-            state = TriageState.from_table(incident_to_triage.get(incident["id"]))
-            step = state.next_step(incident)
+            state = TriageState.from_table(incident_to_triage.get(snapshot.id))
+            step = state.next_step(snapshot)
             if step is Step.write_back:
                 actions = state.actions_taken(lambda pid: proposal_to_outcome.get(pid, "proposed"))
-                if await triager.write_back(incident, actions):
-                    incident_to_triage[incident["id"]] = state.wrote_back().to_table()
+                if await triager.write_back(snapshot, actions):
+                    incident_to_triage[snapshot.id] = state.wrote_back().to_table()
             elif step is Step.propose:
-                proposals = await triager.propose(incident)
+                proposals = await triager.propose(snapshot)
                 for proposal in proposals:
-                    await proposals_topic.send(key=proposal["id"].encode(), value=proposal_codec.encode(proposal))
-                    metrics.PROPOSALS.labels(proposal["action"], proposal["proposer"]["kind"]).inc()
-                incident_to_triage[incident["id"]] = state.proposed(incident["root_cause"]["service"],
-                                                                    proposals).to_table()
+                    value = proposal_codec.encode(proposal.to_avro())
+                    await proposals_topic.send(key=proposal.id.encode(), value=value)
+                    metrics.PROPOSALS.labels(proposal.action, proposal.proposer.kind).inc()
+                incident_to_triage[snapshot.id] = state.proposed(snapshot.root_cause.service, proposals).to_table()
 
     @app.agent(executions.topic, name="record_outcomes")
     async def record_outcomes(stream: faust.StreamT) -> None:
         async for _message, execution in executions.decoded(stream):
-            proposal_to_outcome[execution["proposal_id"]] = execution["status"]
+            proposal_to_outcome[execution.proposal_id] = execution.status.value

@@ -30,10 +30,11 @@ from typing import Any
 
 from streams.anomaly.records import EdgeStats, LogEvent, OpStats, SpanStats, TemplateStats
 from streams.correlation.signals import EdgeSignal, SpanSignal
-from streams.records import Severity, Span, SpanKind
+from streams.records import Placement, Severity, Span, SpanKind
 
 _ERROR_SEVERITIES = (Severity.error, Severity.critical)
 _CLIENT_KINDS = (SpanKind.client, SpanKind.producer)
+MAX_STACKTRACE_CHARS = 4000  # evidence, not a core dump: the top of the stack says where
 _UNKNOWN_KINDS = (SpanKind.unspecified, SpanKind.internal)
 
 
@@ -64,6 +65,18 @@ class _Trace:
     first_start: float = float("inf")
     last_event: float = 0.0
     last_wall: float = 0.0
+
+
+def origin(span: Span) -> dict[str, Any]:
+    """Where the span ran and the exception it recorded, for its signal."""
+    placement = Placement.of(span.service, span.resource)
+    exception = span.exception
+    attributes = exception.attributes if exception else {}
+    stacktrace = attributes.get("exception.stacktrace")
+    return {"placement": placement if placement.known else None,
+            "exception_type": attributes.get("exception.type"),
+            "exception_message": attributes.get("exception.message"),
+            "exception_stacktrace": stacktrace[:MAX_STACKTRACE_CHARS] if stacktrace else None}
 
 
 def _sample(samples: list[float], value: float, seen: int, key: str, size: int) -> None:
@@ -273,7 +286,7 @@ class TraceCondenser:
                 ok = self._entry(bucket, trace_id, span, children, failed)
                 # Log lines count for the operation the request entered the service by; only requests that
                 # succeeded show the normal code path (failures have their own signal).
-                events = []
+                events: list[LogEvent] = []
                 for member in self._subtree(span, children):
                     self._remember(member.span_id, (span.service, span.name, bucket_start if ok else None,
                                                     span.span_id))
@@ -294,7 +307,7 @@ class TraceCondenser:
         self.pending_errors.append(SpanSignal(
             trace_id=span.trace_id, span_id=span.span_id, service=span.service, operation=span.name,
             evidence="error", duration_ms=span.duration_ms, message=message[:500] if message else None,
-            event_time=span.end_time))
+            event_time=span.end_time, **origin(span)))
 
     @staticmethod
     def _enters(span: Span, spans: dict[str, Span]) -> bool:

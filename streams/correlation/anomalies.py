@@ -10,7 +10,7 @@ two windows counts twice): one odd reading opens nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -97,60 +97,31 @@ class AnomalyBook:
                 and sum(weight(e, self.config) for e in evidence) >= self.config.open_score)
 
 
-class AnomalyIntake:
-    """The correlator's handling of anomaly signals (a part of streams/correlation/engine.py's Correlator):
-    join a live incident that holds the service or a service close to it in the call graph, else wait in the
-    book until the group's evidence opens an incident."""
+def anomaly_home(service: str, when: datetime, live: list[IncidentState], graph: DependencyGraph,
+                 hops: int, gap_s: float) -> IncidentState | None:
+    """The live incident a service's anomaly belongs to: one that holds the service, else one that holds a
+    service within `hops` call edges of it and is within `gap_s` in time."""
+    for incident in live:
+        if service in incident.services:
+            return incident
+    near = graph.within(service, hops)
+    close = [i for i in live if i.overlaps(when, gap_s) and near & set(i.services)]
+    return max(close, key=lambda i: i.window_end) if close else None
 
-    book: AnomalyBook
-    config: Any
 
-    def on_anomaly(self, signal: AnomalySignal) -> list[Any]:  # the correlator's outputs
-        if not self._observe_time(signal.event_time):
-            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
-        now = self.event_now()
-        evidence = evidence_from(signal)
-        incident = self._anomaly_home(signal.service, signal.event_time, now)
-        if incident is None:
-            self.book.add(evidence)
-            group = self.book.group(signal.service, self.graph(), now)
-            if not self.book.opens(group):
-                return []
-            incident = self._open_from(group)
-            for service in incident.services:
-                self._pull_recent_evidence(incident, service, now)
-        else:
-            if incident.add_service(signal.service):
-                self._pull_recent_evidence(incident, signal.service, now)
-            incident.upsert_anomaly(evidence)
-        incident.extend_window(signal.event_time)
-        incident.last_activity = now
-        incident.dirty = True
-        return self._maybe_emit(incident, now)
-
-    def _anomaly_home(self, service: str, when: datetime, now: float) -> IncidentState | None:
-        """The live incident this service's anomaly belongs to: one that holds the service, else one that holds
-        a service within `anomalies.hops` call edges of it and is close in time."""
-        graph = self.graph()
-        near = graph.within(service, self.config.anomalies.hops)
-        live = [i for i in self._open_incidents() if self._live(i, now)]
-        for incident in live:
-            if service in incident.services:
-                return incident
-        close = [i for i in live if i.overlaps(when, self.config.group_gap_s) and near & set(i.services)]
-        return max(close, key=lambda i: i.window_end) if close else None
-
-    def _open_from(self, group: list[AnomalyEvidence]) -> IncidentState:
-        first = min(group, key=lambda e: (e.first_seen, e.key))
-        digest = hashlib.sha256(f"anomaly|{first.key}|{first.first_seen.isoformat()}".encode()).hexdigest()
-        incident_id = f"inc-{digest[:16]}"
-        incident = self._load(incident_id) or IncidentState(
-            id=incident_id, window_start=first.first_seen, window_end=first.last_seen, opened_by="anomalies")
-        for evidence in group:
-            self.book.take(evidence.service)
-            incident.add_service(evidence.service)
-            incident.upsert_anomaly(evidence)
-            incident.extend_window(evidence.first_seen)
-            incident.extend_window(evidence.last_seen)
-        return incident
-
+def open_from(group: list[AnomalyEvidence], book: AnomalyBook,
+              load: Callable[[str], IncidentState | None]) -> IncidentState:
+    """The incident a group of evidence opens (a deterministic id, so a replay finds the same one); the
+    evidence leaves the book."""
+    first = min(group, key=lambda e: (e.first_seen, e.key))
+    digest = hashlib.sha256(f"anomaly|{first.key}|{first.first_seen.isoformat()}".encode()).hexdigest()
+    incident_id = f"inc-{digest[:16]}"
+    incident = load(incident_id) or IncidentState(
+        id=incident_id, window_start=first.first_seen, window_end=first.last_seen, opened_by="anomalies")
+    for evidence in group:
+        book.take(evidence.service)
+        incident.add_service(evidence.service)
+        incident.upsert_anomaly(evidence)
+        incident.extend_window(evidence.first_seen)
+        incident.extend_window(evidence.last_seen)
+    return incident

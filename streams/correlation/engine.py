@@ -25,18 +25,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, AnomalyIntake
-from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
+from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, anomaly_home, evidence_from, open_from
+from streams.correlation.clock import EventClock
+from streams.correlation.errors import UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     AlertState,
     IncidentState,
-    LogEvidence,
-    SpanEvidence,
     incident_id_for,
+    placement_from_labels,
 )
+from streams.correlation.outputs import Output, Rejected, Snapshot, Tombstone
 from streams.correlation.ranking import RankingConfig, rank
 from streams.correlation.signals import AlertSignal, AnomalySignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+from streams.records import Alert
 
 MAX_RECENT_PER_SERVICE = 30
 
@@ -65,31 +67,6 @@ class CorrelationConfig:
         )
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    incident_id: str
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """An incident merged into another: deleted from the compacted topic."""
-
-    incident_id: str
-    merged_into: str
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A well-formed signal the correlator cannot place: dead-lettered with this error."""
-
-    error: CorrelationRejection
-
-    @property
-    def reason(self) -> str:
-        return str(self.error)
-
-
 @dataclass
 class Tables:
     incidents: MutableMapping[str, Any] = field(default_factory=dict)
@@ -101,15 +78,13 @@ class Tables:
     service_to_anomalies: MutableMapping[str, Any] = field(default_factory=dict)
 
 
-Output = Snapshot | Tombstone | Rejected
 
-
-class Correlator(AnomalyIntake):
+class Correlator:
     def __init__(self, config: CorrelationConfig, tables: Tables):
         self.config = config
         self.t = tables
         self.book = AnomalyBook(tables.service_to_anomalies, config.anomalies)
-        self._wall = 0.0
+        self.clock = EventClock(tables.counters, config.allowed_lateness_s)
 
     # --- table access -----------------------------------------------------------------------------
     def _load(self, incident_id: str) -> IncidentState | None:
@@ -129,44 +104,19 @@ class Correlator(AnomalyIntake):
     def graph(self) -> DependencyGraph:
         return DependencyGraph(dict(self.t.edges.items()))
 
-    def _bump(self, counter: str, by: int = 1) -> None:
-        self.t.counters[counter] = int(self.t.counters.get(counter, 0)) + by
-
     @property
     def late_events(self) -> int:
         return int(self.t.counters.get("late_events", 0))
 
-    # --- watermark --------------------------------------------------------------------------------
-    def _observe_time(self, when: datetime) -> bool:
-        """Advance the watermark; False when `when` is later than the allowed lateness behind it."""
-        ts = when.timestamp()
-        high = float(self.t.counters.get("max_event_time", 0.0))
-        if ts > high:
-            self.t.counters["max_event_time"] = ts
-            self.t.counters["wall_at_max"] = self._wall
-            return True
-        return ts >= high - self.config.allowed_lateness_s
-
-    def event_now(self) -> float:
-        """The event-time clock: the watermark, moved on by the wall time since it last advanced."""
-        high = float(self.t.counters.get("max_event_time", 0.0))
-        if not high:
-            return self._wall
-        return high + max(0.0, self._wall - float(self.t.counters.get("wall_at_max", self._wall)))
-
     def _late(self, kind: str, when: datetime) -> Rejected:
-        self._bump("late_events")
-        high = float(self.t.counters.get("max_event_time", 0.0))
-        return Rejected(LateEventError(
-            f"{kind} event at {when.isoformat()} is {high - when.timestamp():.0f}s behind the latest event "
-            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s"))
+        return Rejected(self.clock.late(kind, when))
 
     # --- entry point ------------------------------------------------------------------------------
     def handle(self, signal: Any, wall_now: float) -> list[Output]:
         """One signal at wall time `wall_now`; every rule inside runs on the event-time clock."""
-        self._wall = max(self._wall, wall_now)
+        self.clock.advance_wall(wall_now)
         if isinstance(signal, TickSignal):
-            return self.tick(self.event_now())
+            return self.tick(self.clock.now())
         if isinstance(signal, AlertSignal):
             return self.on_alert(signal)
         if isinstance(signal, LogSignal):
@@ -185,17 +135,17 @@ class Correlator(AnomalyIntake):
         known = self.t.fingerprint_to_incident.get(alert.fingerprint)
         incident = self._load(known) if known else None
         if incident is not None and incident.status != "resolved":
-            self._observe_time(signal.event_time)
-            return self._update_alert(incident, alert, self.event_now())
+            self.clock.observe(signal.event_time)
+            return self._update_alert(incident, alert, self.clock.now())
 
         if alert.status == "resolved":
             if incident is not None:  # a repeat of a resolve we already applied
                 return []
             return [Rejected(UncorrelatedSignalError(
                 f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing"))]
-        if not self._observe_time(alert.starts_at):
+        if not self.clock.observe(alert.starts_at):
             return [self._late(f"alert {alert.name}", alert.starts_at)]
-        now = self.event_now()
+        now = self.clock.now()
         outputs: list[Output] = []
         graph = self.graph()
         by_trace = self.t.trace_to_incident.get(alert.trace_id) if alert.trace_id else None
@@ -215,7 +165,7 @@ class Correlator(AnomalyIntake):
         outputs += self._update_alert(incident, alert, now)
         return outputs
 
-    def _update_alert(self, incident: IncidentState, alert, now: float) -> list[Output]:
+    def _update_alert(self, incident: IncidentState, alert: Alert, now: float) -> list[Output]:
         previous = incident.alerts.get(alert.fingerprint)
         if previous is not None and previous.status == alert.status and previous.starts_at == alert.starts_at \
                 and previous.ends_at == alert.ends_at:
@@ -236,6 +186,7 @@ class Correlator(AnomalyIntake):
             if incident.status == "resolved":  # the same alert instance fires again: reopen
                 incident.status = "updated"
         new_service = incident.add_service(alert.service)
+        incident.add_placement(placement_from_labels(alert.service, alert.labels))
         incident.add_trace(alert.trace_id)
         if alert.trace_id:
             self.t.trace_to_incident[alert.trace_id] = incident.id
@@ -280,18 +231,15 @@ class Correlator(AnomalyIntake):
 
     def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
         if isinstance(signal, LogSignal):
-            incident.upsert_log(LogEvidence(
-                service=signal.service, template_id=signal.template_id, template=signal.template,
-                level=signal.level, count=signal.count, baseline_per_min=signal.baseline_per_min,
-                reason=signal.reason, examples=signal.examples[:3]))
+            incident.upsert_log(signal.as_evidence())
+            for placement in signal.placements:
+                incident.add_placement(placement)
             for trace_id in signal.trace_ids:
                 incident.add_trace(trace_id)
                 self.t.trace_to_incident[trace_id] = incident.id
         else:
-            incident.add_span(SpanEvidence(
-                trace_id=signal.trace_id, span_id=signal.span_id, service=signal.service,
-                operation=signal.operation, kind=signal.evidence, duration_ms=signal.duration_ms,
-                baseline_ms=signal.baseline_ms, message=signal.message, event_time=signal.event_time))
+            incident.add_span(signal.as_evidence())
+            incident.add_placement(signal.placement)
             self.t.trace_to_incident[signal.trace_id] = incident.id
         incident.dirty = True
 
@@ -308,9 +256,9 @@ class Correlator(AnomalyIntake):
         return None
 
     def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str]) -> list[Output]:
-        if not self._observe_time(signal.event_time):
+        if not self.clock.observe(signal.event_time):
             return [self._late(f"{signal.kind} evidence for {signal.service}", signal.event_time)]
-        now = self.event_now()
+        now = self.clock.now()
         incident = self._home_for(signal.service, trace_ids, signal.event_time, now)
         if incident is None:
             self._remember(signal.service, signal)
@@ -329,6 +277,33 @@ class Correlator(AnomalyIntake):
     def on_span(self, signal: SpanSignal) -> list[Output]:
         return self._on_evidence(signal, [signal.trace_id])
 
+    def on_anomaly(self, signal: AnomalySignal) -> list[Output]:
+        """Join a live incident that holds the service or one close to it in the call graph, else wait in the
+        book until the group's evidence opens an incident (streams/correlation/anomalies.py)."""
+        if not self.clock.observe(signal.event_time):
+            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
+        now = self.clock.now()
+        evidence = evidence_from(signal)
+        live = [i for i in self._open_incidents() if self._live(i, now)]
+        incident = anomaly_home(signal.service, signal.event_time, live, self.graph(),
+                                self.config.anomalies.hops, self.config.group_gap_s)
+        if incident is None:
+            self.book.add(evidence)
+            group = self.book.group(signal.service, self.graph(), now)
+            if not self.book.opens(group):
+                return []
+            incident = open_from(group, self.book, self._load)
+            for service in incident.services:
+                self._pull_recent_evidence(incident, service, now)
+        else:
+            if incident.add_service(signal.service):
+                self._pull_recent_evidence(incident, signal.service, now)
+            incident.upsert_anomaly(evidence)
+        incident.extend_window(signal.event_time)
+        incident.last_activity = now
+        incident.dirty = True
+        return self._maybe_emit(incident, now)
+
     def on_edge(self, signal: EdgeSignal) -> list[Output]:
         key = edge_key(signal.caller, signal.callee)
         old = self.t.edges.get(key)
@@ -339,7 +314,7 @@ class Correlator(AnomalyIntake):
         }
         # A new edge may show that incidents opened separately are one problem (alerts can arrive before
         # the spans that connect their services).
-        return self._merge_connected(self.event_now()) if old is None else []
+        return self._merge_connected(self.clock.now()) if old is None else []
 
     def _merge_connected(self, now: float) -> list[Output]:
         outputs: list[Output] = []

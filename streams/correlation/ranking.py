@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from streams.correlation.graph import DependencyGraph
 from streams.correlation.incident import AnomalyEvidence, IncidentState
@@ -130,8 +130,8 @@ def collect(incident: IncidentState, moved: dict[str, list[AnomalyEvidence]]) ->
         weight = (CAUSE_WEIGHTS.get(anomaly.signal, 0.5) if cause else 1.0) * persistence(anomaly) * magnitude(anomaly)
         grouped[(anomaly.service, anomaly.signal, cause)].append(
             (anomaly.score * weight, f"{anomaly.role} {anomaly.signal}: {anomaly.reason}"))
-    for caller, items in moved.items():
-        for a in items:
+    for caller, taken in moved.items():
+        for a in taken:
             grouped[(caller, "network (its own side)", True)].append(
                 (a.score * CAUSE_WEIGHTS["network"] * persistence(a) * magnitude(a),
                  f"cause network: its own calls to {a.service} ({a.reason}), and it takes part in more calls "
@@ -234,7 +234,7 @@ def rank(incident: IncidentState, graph: DependencyGraph, config: RankingConfig 
     calls = anomalous_calls(incident, moved)
     scored = (walk if config.method == "walk" else blame)(evidence, graph, config, calls)
     order = sorted(scored, key=lambda s: (-scored[s][0], -evidence[s].cause, s))
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for service in order[:config.candidates]:
         score, callers = scored[service]
         own = evidence[service]

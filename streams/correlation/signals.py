@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.records import Alert, Severity
+from streams.correlation.incident import LogEvidence, SpanEvidence
+from streams.records import Alert, Placement, Severity
 
 
 class _Signal(BaseModel):
@@ -42,6 +43,13 @@ class LogSignal(_Signal):
     examples: list[str] = Field(default_factory=list)
     trace_ids: list[str] = Field(default_factory=list)
     event_time: datetime
+    placements: list[Placement] = Field(default_factory=list)  # the pods, nodes, versions that logged it
+
+    def as_evidence(self) -> LogEvidence:
+        return LogEvidence(
+            service=self.service, template_id=self.template_id, template=self.template, level=self.level,
+            count=self.count, baseline_per_min=self.baseline_per_min, reason=self.reason,
+            examples=self.examples[:3])
 
 
 class SpanSignal(_Signal):
@@ -57,6 +65,17 @@ class SpanSignal(_Signal):
     baseline_ms: float | None = None
     message: str | None = None
     event_time: datetime
+    placement: Placement | None = None  # where the span ran
+    exception_type: str | None = None  # the span's first exception event
+    exception_message: str | None = None
+    exception_stacktrace: str | None = None
+
+    def as_evidence(self) -> SpanEvidence:
+        return SpanEvidence(
+            trace_id=self.trace_id, span_id=self.span_id, service=self.service, operation=self.operation,
+            kind=self.evidence, duration_ms=self.duration_ms, baseline_ms=self.baseline_ms, message=self.message,
+            event_time=self.event_time, exception_type=self.exception_type,
+            exception_message=self.exception_message, exception_stacktrace=self.exception_stacktrace)
 
 
 class EdgeSignal(_Signal):
@@ -112,7 +131,7 @@ class SignalEnvelope(BaseModel):
 
 
 def encode_signal(signal: _Signal) -> bytes:
-    return SignalEnvelope(signal=signal).model_dump_json().encode()  # type: ignore[arg-type]
+    return SignalEnvelope(signal=signal).model_dump_json().encode()
 
 
 def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | AnomalySignal | TickSignal:

@@ -97,7 +97,7 @@ class MetricAnomalyDetector:
         current["anomalous"] = anomalous
         series["bucket"] = current
         series["baseline"] = baseline.to_dict()
-        if not anomalous:
+        if not anomalous or base is None or z is None:
             return []
         start = datetime.fromtimestamp(bucket, UTC)
         where = f" on {point.instance}" if point.instance else ""
