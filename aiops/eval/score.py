@@ -97,9 +97,13 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
         result.rank = result.candidates.index(label.root_cause_service) + 1
     result.top1 = result.named == label.root_cause_service
     result.top3 = result.rank is not None and result.rank <= 3
-    first_right = [_when(r) for r in snapshots if r["root_cause"]["service"] == label.root_cause_service]
-    if first_right and label.fault_at is not None:
-        result.detect_s = round(min(first_right) - label.fault_at.timestamp(), 1)
+    # Time to detect: the first snapshot after the fault began that names the cause (an unrelated alert on the
+    # same service before the fault does not count as detecting it).
+    fault_at = label.fault_at.timestamp() if label.fault_at is not None else None
+    first_right = [_when(r) for r in snapshots if r["root_cause"]["service"] == label.root_cause_service
+                   and (fault_at is None or _when(r) >= fault_at)]
+    if first_right and fault_at is not None:
+        result.detect_s = round(min(first_right) - fault_at, 1)
     top = record["root_cause"]["candidates"][:1]
     result.evidence = top[0].get("evidence", []) if top else []
     if not result.top1:

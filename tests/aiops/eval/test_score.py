@@ -35,6 +35,12 @@ def test_the_incident_holding_the_faulty_service_is_scored():
     assert result.detect_s == 30.0 and result.other_incidents == 1 and result.false_incidents == 0
 
 
+def test_time_to_detect_ignores_an_unrelated_incident_naming_the_service_before_the_fault():
+    snaps = [snapshot("earlier", 1, 70, ["tax"], ["tax"], opened_by="alert"),
+             snapshot("fault", 1, 125, ["cart", "tax"], ["tax", "cart"])]
+    assert score_case(case(), snaps).detect_s == 25.0
+
+
 def test_top3_miss_and_the_reason_for_it():
     snaps = [snapshot("fault", 1, 110, ["cart", "tax", "db"], ["cart", "db", "tax"])]
     result = score_case(case(), snaps)
