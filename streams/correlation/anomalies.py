@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.correlation.graph import DependencyGraph
-from streams.correlation.incident import AnomalyEvidence, IncidentState
+from streams.correlation.incident import AnomalyEvidence, AnomalyFacts, IncidentState
 from streams.correlation.signals import AnomalySignal
 
 
@@ -30,11 +30,9 @@ class AnomalyConfig:
 
 
 def evidence_from(signal: AnomalySignal) -> AnomalyEvidence:
-    return AnomalyEvidence(
-        key=signal.key, service=signal.service, signal=signal.signal, role=signal.role, subject=signal.subject,
-        peer=signal.peer, score=signal.score, value=signal.value, baseline=signal.baseline, unit=signal.unit,
-        reason=signal.reason, trace_ids=signal.trace_ids[:5], first_seen=signal.window_start,
-        last_seen=signal.event_time)
+    facts = signal.model_dump(include=set(AnomalyFacts.model_fields))
+    return AnomalyEvidence(**{**facts, "trace_ids": signal.trace_ids[:5]}, key=signal.key,
+                           first_seen=signal.window_start, last_seen=signal.event_time)
 
 
 def weight(evidence: AnomalyEvidence, config: AnomalyConfig) -> float:

@@ -76,21 +76,26 @@ class SpanEvidence(BaseModel):
     exception_stacktrace: str | None = None
 
 
-class AnomalyEvidence(BaseModel):
-    """An anomaly signal as the incident keeps it: the strongest score seen, first and last seen (event time)."""
+class AnomalyFacts(BaseModel):
+    """What an anomaly is about and how strong it is: the anomaly signal and the evidence an incident keeps."""
 
-    key: str
-    service: str
-    signal: str
-    role: str
-    subject: str
-    peer: str | None = None
-    score: float
+    service: str  # the service the anomaly is attributed to
+    signal: str  # latency, client_latency, self_time, network, errors, log_pattern, metric
+    role: str  # cause (the service's own misbehaviour) or symptom
+    subject: str  # the operation, caller or metric it is about
+    peer: str | None = None  # the caller, for anomalies seen on calls into the service
+    score: float = Field(ge=0)  # evidence strength, 0 (none) to 10 (overwhelming)
     value: float | None = None
     baseline: float | None = None
     unit: str = ""
     reason: str
     trace_ids: list[str] = Field(default_factory=list)
+
+
+class AnomalyEvidence(AnomalyFacts):
+    """An anomaly signal as the incident keeps it: the strongest score seen, first and last seen (event time)."""
+
+    key: str
     first_seen: datetime
     last_seen: datetime
     observations: int = 1  # judgements (windows) that found it

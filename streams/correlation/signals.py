@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.correlation.incident import LogEvidence, SpanEvidence
+from streams.correlation.incident import AnomalyFacts, LogEvidence, SpanEvidence
 from streams.records import Alert, Placement, Severity
 
 
@@ -89,24 +89,14 @@ class EdgeSignal(_Signal):
     event_time: datetime
 
 
-class AnomalySignal(_Signal):
+class AnomalySignal(AnomalyFacts, _Signal):
     """A service behaving unlike its own baseline, from spans, log patterns or metrics, with a score and the
     reason in words. `role` says how to read it: a cause is the service's own misbehaviour (own time, time on
     the wire into it, errors of its own, a changed log pattern, a saturated resource); a symptom is what a
     service shows when something it depends on misbehaves (its latency, as it or its callers see it)."""
 
     kind: Literal["anomaly"] = "anomaly"
-    service: str  # the service the anomaly is attributed to
-    signal: str  # latency, client_latency, self_time, network, errors, log_pattern, metric
     role: Literal["cause", "symptom"]
-    subject: str  # the operation, caller or metric it is about
-    peer: str | None = None  # the caller, for anomalies seen on calls into the service
-    score: float = Field(ge=0)  # evidence strength, 0 (none) to 10 (overwhelming)
-    value: float | None = None
-    baseline: float | None = None
-    unit: str = ""
-    reason: str
-    trace_ids: list[str] = Field(default_factory=list)
     window_start: datetime
     event_time: datetime  # end of the window judged
 
