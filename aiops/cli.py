@@ -16,6 +16,7 @@ from aiops.core import cli as core
 from aiops.core.errors import AiopsError
 from aiops.dashboards import cli as dashboards
 from aiops.demo import cli as demo
+from aiops.eval import cli as evaluation
 from aiops.feed import cli as feed
 from aiops.gatekeeper import cli as gatekeeper
 from aiops.mcp import cli as mcp
@@ -41,6 +42,7 @@ SUBSYSTEMS = (
     dashboards,  # dashboards
     demo,  # replay, demo
     bench,  # bench
+    evaluation,  # eval
 )
 for subsystem in SUBSYSTEMS:
     app.add_typer(subsystem.app)

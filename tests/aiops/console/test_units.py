@@ -30,7 +30,8 @@ def stored(store: LiveStore, view: str, record: dict) -> None:
 
 def test_plain_keeps_the_whole_record_as_json():
     row = whole_record(Incident.from_avro(samples.incident()))
-    assert row["root_cause"]["candidates"][1] == {"service": "orders-api", "score": 0.4, "reason": "caller"}
+    assert row["root_cause"]["candidates"][1] == {"service": "orders-api", "score": 0.4, "reason": "caller",
+                                                  "evidence": []}
     assert row["updated_at"] == "2026-11-26T10:03:00.000Z"
     assert row["alerts"][0]["ends_at"] is None
     assert plain(float("nan")) is None
