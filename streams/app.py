@@ -50,6 +50,7 @@ def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: i
         topic_partitions=settings.default_partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        producer_linger_ms=settings.producer_linger_ms,
         # Dead letters carry an input message whole, headers on top: room for the largest one accepted.
         producer_max_request_size=max(1_000_000, settings.ingest_max_message_bytes + DEAD_LETTER_HEADROOM),
         consumer_auto_offset_reset="earliest",
