@@ -15,6 +15,7 @@ from aiops.feed.cli import feed_app
 from aiops.gatekeeper.cli import register as register_gatekeeper
 from aiops.memory.cli import handbook_app, memory_app
 from connectors.cli import connect_app
+from streams.condense.cli import condense_app
 from streams.logtemplates.cli import logs_app
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
@@ -170,6 +171,7 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(feed_app, name="feed")
 app.add_typer(bench_app, name="bench")
+app.add_typer(condense_app, name="condense")
 
 
 def main() -> None:

@@ -34,3 +34,47 @@ def ingest(
     console.print(table)
     console.print(f"normalize / baseline = [bold]{result.ratio:.2%}[/]; worker start-up {result.worker_startup_s}s "
                   "(excluded)")
+
+
+def _print_condense(result, unit: str) -> None:
+    table = Table("measure", f"{unit}/s", title=f"aiops bench {result.stage} ({result.inputs} {unit} in "
+                  f"{result.messages} messages, 1 partition)")
+    table.add_row("baseline: consume only (confluent-kafka)", f"{result.baseline_per_s:,.0f}")
+    table.add_row(f"{result.stage} condensing stage (decode, count, transactional writes)",
+                  f"{result.condensed_per_s:,.0f}")
+    console.print(table)
+    console.print(f"stage / baseline = [bold]{result.ratio:.2%}[/]; {result.records_out} condensed records "
+                  f"({result.inputs / max(result.records_out, 1):,.0f} {unit} each), "
+                  f"{result.dead_letters} dead letters")
+
+
+@bench_app.command("logs")
+def logs(
+    lines: int = typer.Option(200_000, min=1000, help="JSON log lines to condense"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Log condensing stage (JSON lines → template counts) vs a consume-only loop on the same records."""
+    from aiops.bench.condense import run
+    from aiops.bench.telemetry import log_lines
+
+    result = run(Settings(), "logs", log_lines(lines), lines)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    _print_condense(result, "lines")
+
+
+@bench_app.command("spans")
+def spans(
+    spans: int = typer.Option(100_000, min=1000, help="spans to condense, in OTLP requests of 50 spans"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Span condensing stage (OTLP → operation stats, edges) vs a consume-only loop on the same records."""
+    from aiops.bench.condense import run
+    from aiops.bench.telemetry import trace_requests
+
+    result = run(Settings(), "spans", trace_requests(spans, 50), spans)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    _print_condense(result, "spans")

@@ -13,6 +13,9 @@ ORIGINAL_TOPIC = "aiops.original.topic"
 ORIGINAL_PARTITION = "aiops.original.partition"
 ORIGINAL_OFFSET = "aiops.original.offset"
 MAX_MESSAGE_BYTES = 4096
+# Set on a dead letter whose original value could not be copied (the value is then null): the original
+# stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
+VALUE_DROPPED = "aiops.error.value_dropped"
 
 
 def dead_letter_topic(topic: str) -> str:

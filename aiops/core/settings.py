@@ -132,8 +132,8 @@ class Settings(BaseSettings):
         "v0.31.1", description="Prometheus Alertmanager (and amtool) built with go install, for tests")
 
     @field_validator(
-        "service_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields", "log_service_fields",
-        "log_trace_id_fields", "log_span_id_fields", mode="before")
+        "service_labels", "correlation_scope_labels", "log_timestamp_fields", "log_message_fields",
+        "log_level_fields", "log_service_fields", "log_trace_id_fields", "log_span_id_fields", mode="before")
     @classmethod
     def _field_list(cls, value: Any) -> Any:
         # From the environment: a JSON array or a comma-separated list.
@@ -213,6 +213,23 @@ class Settings(BaseSettings):
     span_slow_factor: float = Field(5.0, gt=1, description="a span this many times its operation's baseline is slow")
     span_min_samples: int = Field(20, ge=1, description="spans per operation before slowness is judged")
     edge_flush_s: float = Field(1.0, gt=0, description="how often learned dependency edges are sent on")
+    correlation_scope_labels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="resource attributes or labels whose values form the correlation scope "
+        "(e.g. k8s.cluster.name,deployment.environment): signals are keyed by it, so scopes correlate apart and "
+        "spread over aiops.signals' partitions; empty: one scope")
+
+    # Condensing (streams/condense): log lines and spans counted per key and bucket before Faust sees them
+    condense_flush_s: float = Field(1.0, gt=0, description="how often a condensing process writes its counts and "
+                                    "commits (one Kafka transaction with the input offsets)")
+    condense_max_batch: int = Field(50_000, ge=1, description="input messages a condensing process reads "
+                                    "before it flushes, whatever the time")
+    condense_instance_id: str = Field(
+        "0", min_length=1, description="this condensing process's name among its group: its transactional id; a "
+        "restarted process with the same name aborts what its predecessor left open at once")
+    canonical_lines: Literal["off", "all"] = Field(
+        "off", description="off: log lines and spans are condensed straight from the raw inputs, and nothing "
+        "writes them one by one to aiops.logs / aiops.spans (the condensers still read those topics); all: the "
+        "normalize agents write every line and span there, and the condensers read only those topics")
 
     @model_validator(mode="before")
     @classmethod

@@ -38,8 +38,17 @@ INPUTS = (
 
 OUTPUTS = (
     TopicSpec("aiops.alerts", key="service", value="Alert (Avro), normalised"),
-    TopicSpec("aiops.logs", key="service", value="LogRecord (Avro), normalised"),
-    TopicSpec("aiops.spans", key="trace id", value="Span (Avro), normalised"),
+    TopicSpec("aiops.logs", key="service", value="LogRecord (Avro), normalised; per line, only with "
+              "AIOPS_CANONICAL_LINES=all (condensed like the raw inputs)"),
+    TopicSpec("aiops.spans", key="trace id", value="Span (Avro), normalised; per span, only with "
+              "AIOPS_CANONICAL_LINES=all (condensed like the raw inputs)"),
+    TopicSpec("aiops.logs.condensed", key="service",
+              value="JSON LogTemplateCount: lines per scope, service, template and bucket (internal, transactional)"),
+    TopicSpec("aiops.spans.condensed", key="service", value="JSON OperationStats and CallEdge: spans per scope, "
+              "service, operation, peer, side and bucket, with a latency sketch (internal, transactional)"),
+    # Internal: the log condenser's template miners, one record per service, saved with each flush.
+    TopicSpec("aiops.condense.state", key="service", value="drain3 miner snapshot (zlib JSON, internal)",
+              cleanup_policy="compact", partitions=1),
     TopicSpec("aiops.signals", key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
               partitions=1),
     TopicSpec("aiops.incidents", key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
@@ -52,7 +61,8 @@ OUTPUTS = (
 )
 
 # Every topic a consumer reads has a dead-letter topic; proposals are read by the gatekeeper.
-_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in ("aiops.signals", "aiops.proposals"))
+_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (
+    "aiops.logs", "aiops.spans", "aiops.logs.condensed", "aiops.spans.condensed", "aiops.signals", "aiops.proposals"))
 DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + _CONSUMED_OUTPUTS)
 
 CATALOG: tuple[TopicSpec, ...] = INPUTS + OUTPUTS + DEAD_LETTERS

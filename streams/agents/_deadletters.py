@@ -12,13 +12,11 @@ from typing import Any
 import faust
 
 from aiops.core import metrics
-from aiops.core.deadletter import DeadLetter
+from aiops.core.deadletter import VALUE_DROPPED, DeadLetter
 from aiops.core.errors import AiopsError
 
 log = logging.getLogger(__name__)
-# Set on a dead letter whose original value could not be copied (the value is then null): the original
-# stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
-VALUE_DROPPED = "aiops.error.value_dropped"
+__all__ = ["VALUE_DROPPED", "dead_letter", "dead_letter_message"]
 
 
 async def dead_letter_message(dlq: faust.TopicT, message: Any, error: BaseException) -> None:

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^aiops\.stack(\.|$)", 1),  # the local stack
     (r"^aiops\.(memory|triage)(\.|$)", 1),  # domain libraries over core
     (r"^streams\.(ingest|logtemplates|correlation|records)(\.|$)", 1),  # pure stream cores
+    (r"^streams\.condense(\.|$)", 2),  # condensing: pure cores over ingest and logtemplates, and its Kafka loop
     (r"^aiops\.(feed|dashboards)(\.|$)", 1),
     (r"^connectors\.executors(\.|$)", 2),  # what the gatekeeper calls
     (r"^connectors\.approvals_http$", 4),  # approval ingress: verifies tokens with the gatekeeper's code

@@ -1,0 +1,99 @@
+"""The condensed records on aiops.logs.condensed and aiops.spans.condensed (JSON, msgspec-typed).
+
+Each record is a partial count for one key and one event-time bucket, as seen by one flush of a condensing
+process: a consumer adds up the records of the same key and bucket (counts and sums add, sketches merge).
+Each flush is one Kafka transaction with the input offsets, so under read_committed a record is seen once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+# Sizes kept per record: enough for evidence, bounded whatever the input.
+MAX_EXAMPLES = 3
+MAX_TRACE_IDS = 5
+MAX_EXEMPLARS = 5
+
+
+class LogTemplateCount(msgspec.Struct, frozen=True, tag="log_template", omit_defaults=True):
+    """Lines of one service that share a template, in one bucket."""
+
+    service: str
+    template_id: str
+    template: str
+    bucket_start: float  # epoch seconds, aligned to bucket_s
+    bucket_s: int
+    count: int
+    level: str  # the worst level's text as written
+    severity: str  # the worst level on the one scale (critical, error, warning, info, unknown)
+    first_time: float
+    last_time: float
+    examples: list[str] = []
+    trace_ids: list[str] = []
+    scope: str = ""  # the correlation scope (AIOPS_CORRELATION_SCOPE_LABELS), "" when one scope
+
+
+class SpanExemplar(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One span kept as evidence: an error, or among the slowest of its record."""
+
+    trace_id: str
+    span_id: str
+    duration_ms: float
+    end_time: float
+    error: bool = False
+    message: str | None = None
+
+
+class OperationStats(msgspec.Struct, frozen=True, tag="operation", omit_defaults=True):
+    """Spans of one (service, operation, peer, side) in one bucket: what per-operation error and latency
+    anomaly detection needs."""
+
+    service: str
+    operation: str
+    side: Literal["server", "client", "internal"]
+    bucket_start: float
+    bucket_s: int
+    count: int
+    errors: int
+    duration_sum_ms: float
+    ok_count: int  # spans without an error status: the latency baseline is built from these
+    ok_duration_sum_ms: float
+    exclusive_sum_ms: float  # time in the span itself, children found in the same request subtracted
+    max_ms: float
+    sketch: dict[str, list[float] | float]  # the durations' DDSketch (streams/condense/sketch.py)
+    peer_service: str = ""
+    errors_exemplars: list[SpanExemplar] = []
+    slow_exemplars: list[SpanExemplar] = []
+    scope: str = ""
+
+
+class CallEdge(msgspec.Struct, frozen=True, tag="edge", omit_defaults=True):
+    """Calls from one service to another seen in one bucket (a client span naming its peer, or a child
+    server span under a parent of another service)."""
+
+    caller: str
+    callee: str
+    bucket_start: float
+    bucket_s: int
+    calls: int
+    errors: int
+    scope: str = ""
+
+
+CondensedRecord = LogTemplateCount | OperationStats | CallEdge
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(CondensedRecord)
+
+
+def encode_condensed(record: CondensedRecord) -> bytes:
+    return _encoder.encode(record)
+
+
+def decode_condensed(data: bytes | None) -> CondensedRecord:
+    """One condensed record; msgspec.ValidationError / DecodeError (both msgspec.MsgspecError) otherwise."""
+    if data is None:
+        raise msgspec.ValidationError("empty condensed record")
+    return _decoder.decode(data)
