@@ -223,9 +223,10 @@ class Settings(BaseSettings):
                                     "commits (one Kafka transaction with the input offsets)")
     condense_max_batch: int = Field(50_000, ge=1, description="input messages a condensing process reads "
                                     "before it flushes, whatever the time")
-    condense_instance_id: str = Field(
-        "0", min_length=1, description="this condensing process's name among its group: its transactional id; a "
-        "restarted process with the same name aborts what its predecessor left open at once")
+    condense_instance_id: str | None = Field(
+        None, description="this condensing process's stable name (e.g. the pod name), part of its transactional "
+        "id: a restarted process with the same name aborts what its predecessor left open at once; unset: "
+        "host and pid, and a crashed process's open flush blocks read_committed readers until it times out (30 s)")
     canonical_lines: Literal["off", "all"] = Field(
         "off", description="off: log lines and spans are condensed straight from the raw inputs, and nothing "
         "writes them one by one to aiops.logs / aiops.spans (the condensers still read those topics); all: the "

@@ -36,4 +36,11 @@ def build_loop(stage: str, settings: Settings, group_id: str | None = None) -> C
         raise ValueError(f"unknown condensing stage {stage!r}; known: {', '.join(STAGES)}")
     return CondenseLoop(settings, core, inputs_for(stage, settings), settings.topic(output),
                         settings.topic(state) if state else None, group,
-                        transactional_id=f"{group}-{settings.condense_instance_id}")
+                        transactional_id=f"{group}-{settings.condense_instance_id or _host_and_pid()}")
+
+
+def _host_and_pid() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
