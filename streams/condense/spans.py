@@ -147,8 +147,8 @@ class SpanCondenser:
                     error = span.status.code == OtlpStatus.STATUS_CODE_ERROR
                     views.append(SpanView(
                         scope, service, trace.hex(), span_id.hex(), parent.hex() if parent and any(parent) else None,
-                        span.name, _SIDE_OF_OTLP.get(span.kind, "internal"), (end // 1000) / 1e6, (end - start) / 1e6, error,
-                        (span.status.message or None) if error or span.status.message else None, peer or None))
+                        span.name, _SIDE_OF_OTLP.get(span.kind, "internal"), (end // 1000) / 1e6,  # µs, as decoded
+                        (end - start) / 1e6, error, span.status.message or None, peer or None))
         return views or None
 
     # --- counting ---------------------------------------------------------------------------------
