@@ -37,15 +37,20 @@ class StreamContext:
 DEAD_LETTER_HEADROOM = 65_536
 
 
-def broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+def broker_urls(bootstrap: str, scheme: str = "kafka") -> list[str]:
+    return [f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
 def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
                **overrides: Any) -> faust.App:
     """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
+    from streams import kafka_transport
+
+    kafka_transport.register()
     config: dict[str, Any] = dict(
         broker=broker_urls(settings.kafka_bootstrap),
+        # read_committed: the condensed topics are written in transactions (streams/kafka_transport.py)
+        broker_consumer=broker_urls(settings.kafka_bootstrap, kafka_transport.SCHEME),
         store="memory://",
         topic_partitions=settings.default_partitions,
         topic_replication_factor=1,

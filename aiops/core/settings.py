@@ -227,6 +227,8 @@ class Settings(BaseSettings):
         None, description="this condensing process's stable name (e.g. the pod name), part of its transactional "
         "id: a restarted process with the same name aborts what its predecessor left open at once; unset: "
         "host and pid, and a crashed process's open flush blocks read_committed readers until it times out (30 s)")
+    condense_in_worker: bool = Field(True, description="`aiops worker` runs the condensing loops in threads; "
+                                     "false when `aiops condense logs|spans` run as processes of their own")
     canonical_lines: Literal["off", "all"] = Field(
         "off", description="off: log lines and spans are condensed straight from the raw inputs, and nothing "
         "writes them one by one to aiops.logs / aiops.spans (the condensers still read those topics); all: the "

@@ -8,8 +8,8 @@ from types import ModuleType
 
 AGENTS: dict[str, tuple[str, ...]] = {
     "normalize": ("streams.agents.normalize_alerts", "streams.agents.normalize_logs", "streams.agents.normalize_spans"),
-    "correlate": ("streams.agents.forward_alerts", "streams.agents.profile_spans", "streams.agents.mine_logs",
-                  "streams.agents.correlate"),
+    "correlate": ("streams.agents.run_condensers", "streams.agents.forward_alerts",
+                  "streams.agents.profile_operations", "streams.agents.rate_log_templates", "streams.agents.correlate"),
     "triage": ("streams.agents.triage",),
 }
 

@@ -88,7 +88,7 @@ class CondenseLoop:
         })
         self.producer = Producer({
             "bootstrap.servers": settings.kafka_bootstrap, "transactional.id": transactional_id,
-            "linger.ms": 20, "batch.size": 1_000_000, "compression.type": "lz4", "message.max.bytes": max_message,
+            "linger.ms": 20, "batch.size": 1_000_000, "message.max.bytes": max_message,
             "queue.buffering.max.messages": 1_000_000, "transaction.timeout.ms": 30_000,
         })
         self.producer.init_transactions(30)
