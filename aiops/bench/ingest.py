@@ -120,7 +120,8 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     baseline = (records - 1) / (last - first) if last > first else float(records)
 
     env = {**os.environ, "AIOPS_TOPIC_PREFIX": prefix, "AIOPS_DEFAULT_PARTITIONS": "1",
-           "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0"}
+           "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0",
+           "AIOPS_CANONICAL_LINES": "all"}  # the per-line normalize agents, which this measures
     log_path = (log_dir or bench.state_dir) / f"bench-{prefix.rstrip('.')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

@@ -16,7 +16,9 @@ from tests.ingest.samples import to_json_bytes
 from tests.worker_process import WorkerProcess
 
 # Low limits, so that "too large" inputs stay well below the broker's own message size limit.
-WORKER_LIMITS = {"AIOPS_INGEST_MAX_MESSAGE_BYTES": "131072", "AIOPS_INGEST_MAX_FIELD_BYTES": "16384"}
+# The normalize agents write every line and span to the canonical topics only with AIOPS_CANONICAL_LINES=all.
+WORKER_LIMITS = {"AIOPS_INGEST_MAX_MESSAGE_BYTES": "131072", "AIOPS_INGEST_MAX_FIELD_BYTES": "16384",
+                 "AIOPS_CANONICAL_LINES": "all"}
 SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
 
 
