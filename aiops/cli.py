@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,8 +17,12 @@ from aiops.feed.cli import feed_app
 from aiops.gatekeeper.cli import register as register_gatekeeper
 from aiops.memory.cli import handbook_app, memory_app
 from connectors.cli import connect_app
+from streams.cli import app as streams_app
 from streams.condense.cli import condense_app
 from streams.logtemplates.cli import logs_app
+
+if TYPE_CHECKING:
+    from aiops.stack.components import ComponentStatus
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
                   no_args_is_help=True)
@@ -44,7 +50,7 @@ def config_show() -> None:
     console.print(table)
 
 
-def _status_table(rows) -> Table:
+def _status_table(rows: list[ComponentStatus]) -> Table:
     table = Table("component", "version", "address", "health", "detail", "pid")
     for row in rows:
         health = "[green]healthy[/]" if row.healthy else "[red]down[/]"
@@ -123,47 +129,11 @@ def topics_list() -> None:
     console.print(table)
 
 
-@app.command("worker")
-def worker(
-    agent: list[str] = typer.Option(None, "--agent", "-a", help="agent group to run (repeatable; default: all)"),
-    app_id: str = typer.Option("aiops-streams", help="Faust app id (consumer group and changelog prefix)"),
-    web_port: int | None = typer.Option(None, help="serve Faust's web endpoints on this port"),
-    loglevel: str = typer.Option("info", help="crit, error, warn, info or debug"),
-    metrics_port: int | None = typer.Option(None, help="serve Prometheus metrics here (default: the "
-                                            "worker_metrics_port setting; 0 disables)"),
-) -> None:
-    """Run the stream processing worker (Faust agents)."""
-    import faust
-
-    from streams.agents import modules_for
-    from streams.app import StreamContext, create_app, register_agents
-
-    settings = _settings()
-    try:
-        modules = modules_for(agent)
-    except KeyError as exc:
-        raise AiopsError(str(exc.args[0])) from None
-    faust_app = create_app(settings, settings.topic(app_id), web_port=web_port)
-    register_agents(faust_app, StreamContext.build(settings), modules)
-    port = settings.worker_metrics_port if metrics_port is None else metrics_port
-    if port:
-        from aiops.core import metrics
-        from streams.metrics_sensor import install
-
-        install(faust_app)
-        metrics.serve(port, settings.metrics_host)
-    faust_worker = faust.Worker(faust_app, loglevel=loglevel)
-    # Faust keeps a progress spinner at --loglevel warn and above, and to feed it sets the root logger to DEBUG:
-    # every debug call in Faust and aiokafka then builds a record. Without the spinner the level holds, and a
-    # quiet worker is not slower than a chatty one.
-    faust_worker.spinner = None
-    faust_worker.execute_from_commandline()
-
-
 # Commands that live with the package they drive. These modules import typer and rich only; the heavy
 # parts (Faust, Milvus, the Grafana SDK, aiohttp) load when a command runs.
 register_gatekeeper(app)  # keys, approve, reject, gatekeeper, approvals
 register_demo(app)  # replay, demo
+app.add_typer(streams_app)  # worker
 app.add_typer(connect_app, name="connect")
 app.add_typer(logs_app, name="logs")
 app.add_typer(handbook_app, name="handbook")

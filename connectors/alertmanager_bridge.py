@@ -22,6 +22,7 @@ import logging
 from aiohttp import web
 
 from aiops.core.settings import Settings
+from aiops.core.topics import RAW_ALERTS
 from connectors.kafka_producer import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.alerts import WebhookPayload
@@ -31,7 +32,6 @@ from streams.ingest.validation import validate
 
 log = logging.getLogger(__name__)
 
-RAW_ALERTS = "aiops.alerts.raw"
 # Payload fields each per-alert record carries along, so that it stands on its own.
 CARRIED_FIELDS = ("receiver", "groupKey", "externalURL", "commonLabels")
 

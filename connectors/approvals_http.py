@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from aiops.core import metrics
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS
 from aiops.gatekeeper.errors import TokenError
 from aiops.gatekeeper.tokens import inspect
 
@@ -79,7 +80,7 @@ class ApprovalsEndpoint:
 
     def __init__(self, settings: Settings, produce_timeout_s: float = 10.0):
         self.settings = settings
-        self.topic = settings.topic("aiops.approvals")
+        self.topic = settings.topic(APPROVALS)
         self.codec = codec_for("Approval", self.topic, settings)
         self.produce_timeout_s = produce_timeout_s
         self._producer: AIOKafkaProducer | None = None

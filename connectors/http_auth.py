@@ -8,6 +8,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from aiops.core.settings import Settings
 
@@ -41,7 +42,8 @@ def credentials_accepted(header: str | None, settings: Settings) -> bool:
     return False
 
 
-def auth_middleware(settings: Settings, *, error: Callable[[web.Request, int, str], web.Response]):
+def auth_middleware(settings: Settings, *, error: Callable[[web.Request, int, str], web.Response]
+                    ) -> Middleware:
     """An aiohttp middleware answering 401 (through `error`, in the bridge's own format) without credentials."""
     challenges = []
     if settings.connect_bearer_token:

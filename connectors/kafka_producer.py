@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -68,7 +68,7 @@ class AckedProducer:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
 
-        def on_delivery(future: asyncio.Future[None]):
+        def on_delivery(future: asyncio.Future[None]) -> Callable[[KafkaError | None, Any], None]:
             def report(error: KafkaError | None, _message: Any) -> None:
                 try:
                     loop.call_soon_threadsafe(_settle, future, error)

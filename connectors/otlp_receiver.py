@@ -32,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from aiops.core.settings import Settings
+from aiops.core.topics import OTLP_LOGS, OTLP_SPANS
 from connectors.kafka_producer import KafkaUnavailable
 from connectors.serving import PRODUCER, SETTINGS, bridge_app
 from streams.ingest.errors import IngestError
@@ -56,12 +57,12 @@ class Signal:
     def count(self, message: Message) -> int:
         if isinstance(message, ExportTraceServiceRequest):
             return sum(len(s.spans) for r in message.resource_spans for s in r.scope_spans)
-        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)  # type: ignore[attr-defined]
+        return sum(len(s.log_records) for r in message.resource_logs for s in r.scope_logs)
 
 
 SIGNALS = {
-    "/v1/traces": Signal("otlp_spans", ExportTraceServiceRequest, ExportTraceServiceResponse, "spans"),
-    "/v1/logs": Signal("otlp_logs", ExportLogsServiceRequest, ExportLogsServiceResponse, "log records"),
+    "/v1/traces": Signal(OTLP_SPANS, ExportTraceServiceRequest, ExportTraceServiceResponse, "spans"),
+    "/v1/logs": Signal(OTLP_LOGS, ExportLogsServiceRequest, ExportLogsServiceResponse, "log records"),
 }
 
 

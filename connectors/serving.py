@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -27,7 +27,7 @@ def bridge_app(settings: Settings, client_id: str, error: Callable[..., web.Resp
                           middlewares=[auth_middleware(settings, error=error)])
     app[SETTINGS] = settings
 
-    async def producer_lifecycle(app: web.Application):
+    async def producer_lifecycle(app: web.Application) -> AsyncIterator[None]:
         app[PRODUCER] = AckedProducer(settings, client_id=client_id)
         yield
         app[PRODUCER].close()

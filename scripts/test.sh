@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: policy checks, lint, then the whole test suite against the real Kafka and OPA.
+# The test command: policy checks, lint, types, then the whole test suite against the real Kafka and OPA.
 # Starts the local stack when it is not running (and stops it again afterwards). Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ echo "== policy: opa fmt, opa check --strict, opa test --coverage"
 OPA="$(aiops stack which opa)" bash policy/check.sh || exit 1
 echo "== lint: ruff"
 ruff check . || exit 1
+echo "== types: mypy (aiops, streams, connectors; [tool.mypy] in pyproject.toml)"
+mypy || exit 1
 echo "== tests: pytest"
 pytest "$@"
 rc=$?

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 import faust
 
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.settings import Settings
+
+
+class AvroRecord(Protocol):
+    """A typed record read from an Avro dict (streams/records.py)."""
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> Self: ...
+
+
+R = TypeVar("R", bound=AvroRecord)
 
 
 @dataclass
@@ -32,6 +42,15 @@ class StreamContext:
         if key not in self._codecs:
             self._codecs[key] = codec_for(record_name, self.topic(topic), self.settings, self.schemas)
         return self._codecs[key]
+
+    def decoder(self, record: type[R], topic: str) -> Callable[[bytes | None], R]:
+        """Avro bytes on `topic` → the typed record (the Avro record is named like the class); raises when not."""
+        codec = self.codec(record.__name__, topic)
+
+        def decode(value: bytes | None) -> R:
+            return record.from_avro(codec.decode(value))
+
+        return decode
 
 
 DEAD_LETTER_HEADROOM = 65_536

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from aiops.core.settings import Settings
+
+if TYPE_CHECKING:
+    from aiops.bench.condense import CondenseResult
 
 bench_app = typer.Typer(help="Benchmarks on the real broker, each against a baseline in the same run.",
                         no_args_is_help=True)
@@ -36,7 +40,7 @@ def ingest(
                   "(excluded)")
 
 
-def _print_condense(result, unit: str) -> None:
+def _print_condense(result: CondenseResult, unit: str) -> None:
     table = Table("measure", f"{unit}/s", title=f"aiops bench {result.stage} ({result.inputs} {unit} in "
                   f"{result.messages} messages, 1 partition)")
     table.add_row("baseline: consume only (confluent-kafka)", f"{result.baseline_per_s:,.0f}")

@@ -13,12 +13,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError
 
 from aiops.bench.ingest import BenchError, produce
 from aiops.core.settings import Settings
 from aiops.core.topics import create_topics
+
+if TYPE_CHECKING:
+    from streams.condense.process import FlushStats
 
 
 @dataclass
@@ -43,7 +47,7 @@ class CondenseResult:
         return shown
 
 
-def bench_settings(settings: Settings, **extra) -> Settings:
+def bench_settings(settings: Settings, **extra: Any) -> Settings:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     return Settings(**{**settings.model_dump(exclude={"topic_prefix", "default_partitions", *extra}),
                        "topic_prefix": prefix, "default_partitions": 1, **extra})
@@ -63,10 +67,11 @@ def consume_only(settings: Settings, topic: str, count: int, timeout_s: float) -
             if time.monotonic() > deadline:
                 raise BenchError(f"only {seen} of {count} records arrived on {topic} within {timeout_s:.0f}s")
             for message in consumer.consume(10_000, timeout=0.1):
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise BenchError(f"consumer error on {topic}: {message.error()}")
+                    raise BenchError(f"consumer error on {topic}: {error}")
                 if first is None:
                     first = time.perf_counter()
                 seen += 1
@@ -87,7 +92,7 @@ def run(settings: Settings, stage: str, values: list[bytes], inputs: int, timeou
     loop = build_loop(stage, bench)
     deadline = time.monotonic() + timeout_s
 
-    def done(stats) -> bool:
+    def done(stats: FlushStats) -> bool:
         if time.monotonic() > deadline:
             raise BenchError(f"the {stage} stage condensed {stats.messages} of {len(values)} messages within "
                              f"{timeout_s:.0f}s")

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 
@@ -95,10 +95,10 @@ def timed_consume(settings: Settings, topic: str, count: int, timeout_s: float,
             if time.monotonic() > deadline:
                 raise BenchError(f"only {seen} of {count} records arrived on {topic} within {timeout_s:.0f}s")
             for msg in consumer.consume(num_messages=10_000, timeout=0.5):
-                if msg.error():
-                    if msg.error().code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
+                if (error := msg.error()) is not None:
+                    if error.code() in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
                         continue
-                    raise BenchError(f"consumer error on {topic}: {msg.error()}")
+                    raise BenchError(f"consumer error on {topic}: {error}")
                 if seen == 0:
                     first = time.perf_counter()
                 seen += 1
@@ -113,7 +113,7 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     bench = Settings(**{**settings.model_dump(exclude={"topic_prefix", "default_partitions"}),
                         "topic_prefix": prefix, "default_partitions": 1})
     create_topics(bench)
-    raw, canonical = bench.topic("aiops.logs.raw"), bench.topic("aiops.logs")
+    raw, canonical = bench.topic(RAW_LOGS), bench.topic(LOGS)
     produce_rate = produce(bench, raw, log_lines(records))
 
     first, last, _ = timed_consume(bench, raw, records, timeout_s)

@@ -1,25 +1,76 @@
 """Dead letters: records that could not be processed go to `<topic>.dlq` with the reason in headers.
 
-The value and key are the original bytes, untouched, so a fixed consumer can replay them.
+The one decode → dead-letter path every consumer uses, Faust agent or aiokafka loop: `decode_or_letter`
+turns a message into its decoded value or a `DeadLetter` that keeps the original bytes next to the error;
+`send_dead_letter` logs it, counts it (`aiops_dead_letters_total`) and copies the original key and value,
+untouched, to `<topic>.dlq` through whatever producer the consumer has, so a fixed consumer can replay them.
+When the original cannot be copied (larger than the producer may send), the dead letter still goes out, with
+a null value and a header saying where the original stays.
+
+Read-only followers that re-read a topic from a position without committing (the feed, the gatekeeper's
+execution tail, the demo's view) would write a new copy on every restart; they `skip_undecodable` instead,
+which logs and counts (`aiops_records_skipped_total`) without writing.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from aiops.core import metrics
+from aiops.core.errors import AiopsError
+
+log = logging.getLogger(__name__)
 
 ERROR_CLASS = "aiops.error.class"
 ERROR_MESSAGE = "aiops.error.message"
 ORIGINAL_TOPIC = "aiops.original.topic"
 ORIGINAL_PARTITION = "aiops.original.partition"
 ORIGINAL_OFFSET = "aiops.original.offset"
-MAX_MESSAGE_BYTES = 4096
 # Set on a dead letter whose original value could not be copied (the value is then null): the original
 # stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
 VALUE_DROPPED = "aiops.error.value_dropped"
+MAX_MESSAGE_BYTES = 4096
+
+Headers = list[tuple[str, bytes]]
+T = TypeVar("T")
 
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+class ConsumedMessage(Protocol):
+    """What a consumed Kafka message offers, as Faust's Message and aiokafka's ConsumerRecord both do."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A consumed message as plain values, for clients whose messages offer methods (confluent-kafka) or none."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def of_confluent(cls, message: Any) -> RawMessage:
+        """From a confluent_kafka.Message."""
+        return cls(message.key(), message.value(), message.topic(), message.partition(), message.offset())
 
 
 @dataclass(frozen=True)
@@ -33,19 +84,69 @@ class DeadLetter:
     partition: int
     offset: int
 
+    @classmethod
+    def of(cls, message: ConsumedMessage, error: BaseException) -> DeadLetter:
+        return cls(message.key, message.value, error, message.topic, message.partition, message.offset)
+
     @property
     def reason(self) -> str:
         return str(self.error) or type(self.error).__name__
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    @property
+    def error_class(self) -> str:
+        return type(self.error).__name__
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+    def headers(self) -> Headers:
         message = self.reason.encode("utf-8", "replace")[:MAX_MESSAGE_BYTES]
         return [
-            (ERROR_CLASS, type(self.error).__name__.encode()),
+            (ERROR_CLASS, self.error_class.encode()),
             (ERROR_MESSAGE, message),
             (ORIGINAL_TOPIC, self.topic.encode()),
             (ORIGINAL_PARTITION, str(self.partition).encode()),
             (ORIGINAL_OFFSET, str(self.offset).encode()),
         ]
+
+
+def decode_or_letter(decode: Callable[[bytes | None], T], message: ConsumedMessage) -> T | DeadLetter:
+    """The decoded value, or the dead letter saying why the message could not be decoded (never raises)."""
+    try:
+        return decode(message.value)
+    except Exception as exc:  # a bug in a decoder is still no reason to stop the pipeline: it is logged as one
+        return DeadLetter.of(message, exc)
+
+
+# Sends (key, value, headers) to the dead-letter topic of the letter's topic, acknowledged when it returns.
+SendDeadLetter = Callable[[DeadLetter, bytes | None, Headers], Awaitable[None]]
+
+
+def _log(letter: DeadLetter) -> None:
+    if isinstance(letter.error, AiopsError | ValueError):
+        log.info("dead letter for %s: %s", letter.where, letter.reason[:200])
+    else:  # a bug rather than bad input, still not a reason to stop the pipeline
+        log.error("unexpected %s on %s, dead-lettered: %s", letter.error_class, letter.where, letter.reason[:200])
+
+
+async def send_dead_letter(letter: DeadLetter, send: SendDeadLetter) -> None:
+    """Log, count and copy the original to `<topic>.dlq` with the error in headers (the value-dropped fallback
+    when the original cannot be copied)."""
+    _log(letter)
+    metrics.DEAD_LETTERS.labels(letter.topic, letter.error_class).inc()
+    try:
+        await send(letter, letter.value, letter.headers())
+    except Exception as exc:  # e.g. larger than the producer may send: say where the original stays
+        log.error("cannot copy %s to its dead-letter topic: %s", letter.where, exc)
+        dropped = f"{len(letter.value or b'')} bytes not copied: {exc}"[:1000].encode("utf-8", "replace")
+        await send(letter, None, [*letter.headers(), (VALUE_DROPPED, dropped)])
+
+
+def skip_undecodable(letter: DeadLetter, follower: str) -> None:
+    """For a read-only follower: log and count a record it cannot decode, writing nothing."""
+    log.warning("%s skipped %s: %s", follower, letter.where, letter.reason[:200])
+    metrics.RECORDS_SKIPPED.labels(letter.topic, follower, letter.error_class).inc()
 
 
 def read_headers(headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aiops.core.deadletter import dead_letter_topic
 from aiops.core.settings import Settings
 
 
@@ -20,8 +21,28 @@ class TopicSpec:
         return settings.topic(self.name)
 
 
+# Catalog names (without the configured prefix): the one place each topic name is written down.
+OTLP_SPANS = "otlp_spans"
+OTLP_LOGS = "otlp_logs"
+RAW_ALERTS = "aiops.alerts.raw"
+RAW_LOGS = "aiops.logs.raw"
+APPROVALS = "aiops.approvals"
+ALERTS = "aiops.alerts"
+LOGS = "aiops.logs"
+SPANS = "aiops.spans"
+SIGNALS = "aiops.signals"
+INCIDENTS = "aiops.incidents"
+PROPOSALS = "aiops.proposals"
+DECISIONS = "aiops.decisions"
+EXECUTIONS = "aiops.executions"
+GATEKEEPER_LEDGER = "aiops.gatekeeper.ledger"
+LOGS_CONDENSED = "aiops.logs.condensed"
+SPANS_CONDENSED = "aiops.spans.condensed"
+CONDENSE_STATE = "aiops.condense.state"
+
+
 def _dead_letters(topic: str) -> TopicSpec:
-    return TopicSpec(f"{topic}.dlq", key="original key", value="original bytes; error in headers")
+    return TopicSpec(dead_letter_topic(topic), key="original key", value="original bytes; error in headers")
 
 
 def by_name_in(specs: tuple[TopicSpec, ...], name: str) -> TopicSpec:
@@ -29,40 +50,42 @@ def by_name_in(specs: tuple[TopicSpec, ...], name: str) -> TopicSpec:
 
 
 INPUTS = (
-    TopicSpec("otlp_spans", key="none", value="OTLP ExportTraceServiceRequest (otlp_proto or otlp_json)"),
-    TopicSpec("otlp_logs", key="none", value="OTLP ExportLogsServiceRequest (otlp_proto or otlp_json)"),
-    TopicSpec("aiops.alerts.raw", key="alert fingerprint", value="Alertmanager webhook JSON or generic JSON alert"),
-    TopicSpec("aiops.logs.raw", key="service", value="JSON log line (Vector / Fluent Bit)"),
-    TopicSpec("aiops.approvals", key="proposal id", value="Approval (Avro or JSON)"),
+    TopicSpec(OTLP_SPANS, key="none", value="OTLP ExportTraceServiceRequest (otlp_proto or otlp_json)"),
+    TopicSpec(OTLP_LOGS, key="none", value="OTLP ExportLogsServiceRequest (otlp_proto or otlp_json)"),
+    TopicSpec(RAW_ALERTS, key="alert fingerprint", value="Alertmanager webhook JSON or generic JSON alert"),
+    TopicSpec(RAW_LOGS, key="service", value="JSON log line (Vector / Fluent Bit)"),
+    TopicSpec(APPROVALS, key="proposal id", value="Approval (Avro or JSON)"),
 )
 
 OUTPUTS = (
-    TopicSpec("aiops.alerts", key="service", value="Alert (Avro), normalised"),
-    TopicSpec("aiops.logs", key="service", value="LogRecord (Avro), normalised; per line, only with "
+    TopicSpec(ALERTS, key="service", value="Alert (Avro), normalised"),
+    TopicSpec(LOGS, key="service", value="LogRecord (Avro), normalised; per line, only with "
               "AIOPS_CANONICAL_LINES=all (condensed like the raw inputs)"),
-    TopicSpec("aiops.spans", key="trace id", value="Span (Avro), normalised; per span, only with "
+    TopicSpec(SPANS, key="trace id", value="Span (Avro), normalised; per span, only with "
               "AIOPS_CANONICAL_LINES=all (condensed like the raw inputs)"),
-    TopicSpec("aiops.logs.condensed", key="service",
+    TopicSpec(LOGS_CONDENSED, key="service",
               value="JSON LogTemplateCount: lines per scope, service, template and bucket (internal, transactional)"),
-    TopicSpec("aiops.spans.condensed", key="service", value="JSON OperationStats and CallEdge: spans per scope, "
+    TopicSpec(SPANS_CONDENSED, key="service", value="JSON OperationStats and CallEdge: spans per scope, "
               "service, operation, peer, side and bucket, with a latency sketch (internal, transactional)"),
     # Internal: the log condenser's template miners, one record per service, saved with each flush.
-    TopicSpec("aiops.condense.state", key="service", value="drain3 miner snapshot (zlib JSON, internal)",
+    TopicSpec(CONDENSE_STATE, key="service", value="drain3 miner snapshot (zlib JSON, internal)",
               cleanup_policy="compact", partitions=1),
-    TopicSpec("aiops.signals", key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
+    TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
               partitions=1),
-    TopicSpec("aiops.incidents", key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
-    TopicSpec("aiops.proposals", key="proposal id", value="Proposal (Avro)"),
-    TopicSpec("aiops.decisions", key="proposal id", value="Decision (Avro)"),
-    TopicSpec("aiops.executions", key="proposal id", value="Execution (Avro)"),
+    TopicSpec(INCIDENTS, key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
+    TopicSpec(PROPOSALS, key="proposal id", value="Proposal (Avro)"),
+    TopicSpec(DECISIONS, key="proposal id", value="Decision (Avro)"),
+    TopicSpec(EXECUTIONS, key="proposal id", value="Execution (Avro)"),
     # Internal: the gatekeeper's per-proposal state and execution ledger (same partitions as proposals).
-    TopicSpec("aiops.gatekeeper.ledger", key="proposal id", value="gatekeeper ledger entry (JSON, internal)",
+    TopicSpec(GATEKEEPER_LEDGER, key="proposal id", value="gatekeeper ledger entry (JSON, internal)",
               cleanup_policy="compact"),
 )
 
-# Every topic a consumer reads has a dead-letter topic; proposals are read by the gatekeeper.
-_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (
-    "aiops.logs", "aiops.spans", "aiops.logs.condensed", "aiops.spans.condensed", "aiops.signals", "aiops.proposals"))
+# Every topic a consumer group processes has a dead-letter topic: the inputs, the canonical topics the
+# correlation stages read, the signals, the incidents and executions triage reads, the proposals the
+# gatekeeper reads.
+_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (ALERTS, LOGS, SPANS, LOGS_CONDENSED, SPANS_CONDENSED,
+                                                           SIGNALS, INCIDENTS, PROPOSALS, EXECUTIONS))
 DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + _CONSUMED_OUTPUTS)
 
 CATALOG: tuple[TopicSpec, ...] = INPUTS + OUTPUTS + DEAD_LETTERS

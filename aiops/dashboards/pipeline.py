@@ -42,8 +42,11 @@ def pipeline_dashboard() -> dashboard.Dashboard:
             query(f"sum by (topic) (rate(aiops_records_out_total[{RATE}]))", "{{topic}}"), unit="suffix: rec/s"))
         .with_panel(timeseries_panel(
             "Dead letters by topic and error", "Records sent to <topic>.dlq per second, by source topic and error "
-            "class; the error itself is in the dead-letter record's headers.",
+            "class; the error itself is in the dead-letter record's headers. Read-only followers (the feed, the "
+            "gatekeeper's execution tail) skip what they cannot decode instead: those show as `skipped`.",
             query(f"sum by (topic, error) (rate(aiops_dead_letters_total[{RATE}]))", "{{topic}}: {{error}}"),
+            query(f"sum by (topic, follower, error) (rate(aiops_records_skipped_total[{RATE}]))",
+                  "skipped by {{follower}}: {{topic}}: {{error}}", ref_id="B"),
             unit="suffix: rec/s"))
         .with_panel(timeseries_panel(
             "Consumer lag", "Records not yet consumed, by topic (summed over partitions).",

@@ -72,6 +72,8 @@ class PlatformCtlServer:
                 except json.JSONDecodeError:
                     body = None
                 key = self.headers.get("Idempotency-Key")
+                status: int
+                reply: dict[str, Any]
                 with server.lock:
                     server.calls.append(Call("POST", self.path, key, body))
                     server.post_seen.notify_all()

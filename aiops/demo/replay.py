@@ -26,7 +26,7 @@ from typing import Any
 
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
-from aiops.core.topics import INPUTS
+from aiops.core.topics import INPUTS, OTLP_LOGS, OTLP_SPANS, RAW_ALERTS
 
 # The bundled scenario (package data, so an installed wheel has it too).
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "shop-cascade.jsonl"
@@ -117,7 +117,7 @@ def schedule(recording: Recording, keep_times: bool = False, now: datetime | Non
 
 
 # The HTTP paths through which the tools themselves would deliver a topic's records, when bridges are used.
-BRIDGED_PATHS = {"aiops.alerts.raw": "/webhook", "otlp_spans": "/v1/traces", "otlp_logs": "/v1/logs"}
+BRIDGED_PATHS = {RAW_ALERTS: "/webhook", OTLP_SPANS: "/v1/traces", OTLP_LOGS: "/v1/logs"}
 
 
 def replay(recording: Recording, settings: Settings, speed: float = 1.0, keep_times: bool = False,

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -27,15 +26,27 @@ from rich.panel import Panel
 from rich.table import Table
 
 from aiops.core.avro import codec_for
+from aiops.core.catalog import RiskClass
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import (
+    DECISIONS,
+    EXECUTIONS,
+    INCIDENTS,
+    OTLP_SPANS,
+    PROPOSALS,
+    RAW_ALERTS,
+    create_topics,
+)
+from streams.output_records import Decision, Execution, ExecutionStatus, Incident, Proposal
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-OUTPUTS = ("aiops.incidents", "aiops.proposals", "aiops.decisions", "aiops.executions")
+OUTPUTS = (INCIDENTS, PROPOSALS, DECISIONS, EXECUTIONS)
 QUIET_S = 4.0
-RECORD_OF = {"aiops.incidents": "Incident", "aiops.proposals": "Proposal", "aiops.decisions": "Decision",
-             "aiops.executions": "Execution"}
+OutputRecord = Incident | Proposal | Decision | Execution
+RECORD_OF: dict[str, type[OutputRecord]] = {INCIDENTS: Incident, PROPOSALS: Proposal, DECISIONS: Decision,
+                                            EXECUTIONS: Execution}
 
 
 class DemoError(AiopsError):
@@ -46,29 +57,29 @@ class DemoError(AiopsError):
 class AuditTrail:
     """Everything the demo saw on the output topics, latest first where it matters."""
 
-    incidents: dict[str, dict] = field(default_factory=dict)
-    proposals: dict[str, dict] = field(default_factory=dict)
-    decisions: list[dict] = field(default_factory=list)
-    executions: list[dict] = field(default_factory=list)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    executions: list[Execution] = field(default_factory=list)
 
-    def add(self, topic: str, record: dict) -> None:
-        if topic == "aiops.incidents":
-            known = self.incidents.get(record["id"])
-            if known is None or record["version"] >= known["version"]:
-                self.incidents[record["id"]] = record
-        elif topic == "aiops.proposals":
-            self.proposals[record["id"]] = record
-        elif topic == "aiops.decisions":
+    def add(self, record: OutputRecord) -> None:
+        if isinstance(record, Incident):
+            known = self.incidents.get(record.id)
+            if known is None or record.version >= known.version:
+                self.incidents[record.id] = record
+        elif isinstance(record, Proposal):
+            self.proposals[record.id] = record
+        elif isinstance(record, Decision):
             self.decisions.append(record)
         else:
             self.executions.append(record)
 
-    def succeeded(self, proposal_id: str) -> dict | None:
-        return next((e for e in self.executions if e["proposal_id"] == proposal_id and e["status"] == "succeeded"),
-                    None)
+    def succeeded(self, proposal_id: str) -> Execution | None:
+        return next((e for e in self.executions
+                     if e.proposal_id == proposal_id and e.status == ExecutionStatus.succeeded), None)
 
-    def last_decision(self, proposal_id: str) -> dict | None:
-        return next((d for d in reversed(self.decisions) if d["proposal_id"] == proposal_id), None)
+    def last_decision(self, proposal_id: str) -> Decision | None:
+        return next((d for d in reversed(self.decisions) if d.proposal_id == proposal_id), None)
 
 
 class Processes:
@@ -136,27 +147,33 @@ class OutputReader:
         self.settings = settings
         self.trail = trail
         self.lock = threading.Lock()
-        self.codecs = {settings.topic(t): (t, codec_for(RECORD_OF[t], settings.topic(t), settings)) for t in OUTPUTS}
+        self.decoders = {settings.topic(t): self._decoder(settings, t) for t in OUTPUTS}
         self.consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                                   "group.id": f"demo-view-{uuid.uuid4().hex[:8]}", "auto.offset.reset": "earliest",
                                   "enable.auto.commit": False})
-        self.consumer.subscribe(list(self.codecs))
+        self.consumer.subscribe(list(self.decoders))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+
+    @staticmethod
+    def _decoder(settings: Settings, topic: str) -> Callable[[bytes | None], OutputRecord]:
+        record = RECORD_OF[topic]
+        codec = codec_for(record.__name__, settings.topic(topic), settings)
+        return lambda value: record.from_avro(codec.decode(value))
 
     def _run(self) -> None:
         while not self.stopping.is_set():
             msg = self.consumer.poll(0.2)
             if msg is None or msg.error() or msg.value() is None:
                 continue
-            name, codec = self.codecs[msg.topic()]
-            try:
-                record = codec.decode(msg.value())
-            except AiopsError:
+            message = RawMessage.of_confluent(msg)
+            record = decode_or_letter(self.decoders[message.topic], message)
+            if isinstance(record, DeadLetter):
+                skip_undecodable(record, "demo-view")
                 continue
             with self.lock:
-                self.trail.add(name, record)
+                self.trail.add(record)
         self.consumer.close()
 
     def stop(self) -> None:
@@ -164,52 +181,53 @@ class OutputReader:
         self.thread.join(timeout=10)
 
 
-def _when(value: Any) -> str:
-    return value.astimezone(UTC).strftime("%H:%M:%S") if isinstance(value, datetime) else str(value or "")
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%H:%M:%S")
 
 
 def render(trail: AuditTrail, status: str) -> Group:
     incidents = Table("incident", "status", "likely root cause", "services", "alerts", "evidence", "similar (top 2)",
                       title="Incidents", expand=True)
-    for incident in sorted(trail.incidents.values(), key=lambda i: i["window_start"]):
-        similar = ", ".join(f"{s['doc_id']} ({s['score']:.2f})" for s in incident["similar_incidents"][:2])
-        incidents.add_row(incident["id"][-8:], incident["status"], incident["root_cause"]["service"] or "?",
-                          ", ".join(incident["services"]), str(len(incident["alerts"])),
-                          f"{len(incident['log_evidence'])} logs, {len(incident['span_evidence'])} spans", similar)
+    for incident in sorted(trail.incidents.values(), key=lambda i: i.window_start):
+        similar = ", ".join(f"{s.doc_id} ({s.score:.2f})" for s in incident.similar_incidents[:2])
+        incidents.add_row(incident.id[-8:], incident.status.value, incident.root_cause.service or "?",
+                          ", ".join(incident.services), str(len(incident.alerts)),
+                          f"{len(incident.log_evidence)} logs, {len(incident.span_evidence)} spans", similar)
     proposals = Table("proposal", "action", "target", "risk", "proposer", "decision", "execution",
                       title="Proposals and decisions", expand=True)
     for proposal in trail.proposals.values():
-        decision = trail.last_decision(proposal["id"])
-        verdict = "-" if decision is None else ("[green]allow[/]" if decision["allow"] else
-                                                f"[yellow]deny[/]: {'; '.join(decision['reasons'])[:80]}")
-        runs = [e["status"] for e in trail.executions if e["proposal_id"] == proposal["id"]]
-        proposals.add_row(proposal["id"][-8:], proposal["action"], proposal["target"]["service"],
-                          proposal["risk_class"], proposal["proposer"]["name"], verdict, " → ".join(runs) or "-")
+        decision = trail.last_decision(proposal.id)
+        verdict = "-" if decision is None else ("[green]allow[/]" if decision.allow else
+                                                f"[yellow]deny[/]: {'; '.join(decision.reasons)[:80]}")
+        runs = [e.status.value for e in trail.executions if e.proposal_id == proposal.id]
+        proposals.add_row(proposal.id[-8:], proposal.action, proposal.target.service,
+                          proposal.risk_class.value, proposal.proposer.name, verdict, " → ".join(runs) or "-")
     return Group(incidents, proposals, Panel(status))
 
 
-def print_audit_trail(console: Console, trail: AuditTrail, incident: dict) -> None:
+def print_audit_trail(console: Console, trail: AuditTrail, incident: Incident) -> None:
     console.rule("[bold]The incident")
-    console.print(f"[bold]{incident['title']}[/]")
-    root = incident["root_cause"]
-    console.print(f"Likely root cause: [bold]{root['service']}[/] — {root['reason']}")
-    for alert in incident["alerts"]:
-        console.print(f"  alert {alert['name']} on {alert['service']} ({alert['severity']}, {alert['status']})")
-    for log in incident["log_evidence"][:4]:
-        console.print(f"  log   {log['service']}: {log['template'][:90]} ×{log['count']} ({log['reason'][:60]})")
-    for span in incident["span_evidence"][:3]:
-        console.print(f"  span  {span['kind']} {span['service']} {span['operation']} trace {span['trace_id']}")
-    for similar in incident["similar_incidents"][:3]:
-        console.print(f"  similar {similar['kind']} {similar['doc_id']} (score {similar['score']:.2f})")
+    console.print(f"[bold]{incident.title}[/]")
+    root = incident.root_cause
+    console.print(f"Likely root cause: [bold]{root.service}[/] — {root.reason}")
+    for alert in incident.alerts:
+        console.print(f"  alert {alert.name} on {alert.service} ({alert.severity.value}, {alert.status})")
+    for log in incident.log_evidence[:4]:
+        console.print(f"  log   {log.service}: {log.template[:90]} ×{log.count} ({log.reason[:60]})")
+    for span in incident.span_evidence[:3]:
+        console.print(f"  span  {span.kind} {span.service} {span.operation} trace {span.trace_id}")
+    for similar in incident.similar_incidents[:3]:
+        console.print(f"  similar {similar.kind} {similar.doc_id} (score {similar.score:.2f})")
     console.rule("[bold]Audit trail (aiops.decisions, aiops.executions)")
     table = Table("time", "proposal", "action", "event", "detail")
-    events = [(d["evaluated_at"], d["proposal_id"], "decision",
-               ("allow" if d["allow"] else "deny") + f" ({d['trigger']}, OPA {d['opa_decision_id'] or '-'}, "
-               f"policy {d['policy_revision']})", "; ".join(d["reasons"])) for d in trail.decisions]
-    events += [(e["started_at"], e["proposal_id"], "execution", f"{e['status']} via {e['executor']}",
-                e["response"] or e["error"] or "") for e in trail.executions]
+    events = [(d.evaluated_at, d.proposal_id, "decision",
+               ("allow" if d.allow else "deny") + f" ({d.trigger}, OPA {d.opa_decision_id or '-'}, "
+               f"policy {d.policy_revision})", "; ".join(d.reasons)) for d in trail.decisions]
+    events += [(e.started_at, e.proposal_id, "execution", f"{e.status.value} via {e.executor}",
+                e.response or e.error or "") for e in trail.executions]
     for at, proposal_id, kind, what, detail in sorted(events, key=lambda row: row[0]):
-        action = trail.proposals.get(proposal_id, {}).get("action", "?")
+        known = trail.proposals.get(proposal_id)
+        action = known.action if known else "?"
         table.add_row(_when(at), proposal_id[-8:], action, f"{kind}: {what}", detail[:90])
     console.print(table)
 
@@ -270,10 +288,10 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                                    "--loglevel", "warn"], env)
         processes.start("gatekeeper", ["gatekeeper", "--loglevel", "warning"], env)
         # The bridges the observability stack talks to: alerts arrive as Alertmanager webhooks, spans as OTLP/HTTP.
-        bridge_ports = {"aiops.alerts.raw": _free_port(), "otlp_spans": _free_port()}
+        bridge_ports = {RAW_ALERTS: _free_port(), OTLP_SPANS: _free_port()}
         processes.start("alertmanager-bridge", ["connect", "alertmanager", "--port",
-                                                str(bridge_ports["aiops.alerts.raw"]), "--loglevel", "warning"], env)
-        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports["otlp_spans"]),
+                                                str(bridge_ports[RAW_ALERTS]), "--loglevel", "warning"], env)
+        processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports[OTLP_SPANS]),
                                           "--loglevel", "warning"], env)
         bridges = {topic: f"http://127.0.0.1:{port}" for topic, port in bridge_ports.items()}
         wait_for_health(processes, [f"{url}/healthz" for url in bridges.values()])
@@ -307,32 +325,32 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                 if time.monotonic() > deadline:
                     raise DemoError(f"the demo did not finish within {timeout_s:.0f}s; logs in {workdir}")
                 with reader.lock:
-                    waiting = [p for p in trail.proposals.values() if p["risk_class"] != "read_only"
-                               and p["id"] not in approved and (d := trail.last_decision(p["id"])) is not None
-                               and not d["allow"] and any("approval" in r for r in d["reasons"])]
-                    executed = [p for p in trail.proposals.values() if p["risk_class"] != "read_only"
-                                and trail.succeeded(p["id"])]
+                    waiting = [p for p in trail.proposals.values() if p.risk_class != RiskClass.read_only
+                               and p.id not in approved and (d := trail.last_decision(p.id)) is not None
+                               and not d.allow and any("approval" in r for r in d.reasons)]
+                    executed = [p for p in trail.proposals.values() if p.risk_class != RiskClass.read_only
+                                and trail.succeeded(p.id)]
                     status = (f"{len(trail.incidents)} incident(s), {len(trail.proposals)} proposal(s), "
                               f"{len(trail.decisions)} decision(s), {len(trail.executions)} execution record(s)")
                 live.update(render(trail, status))
                 for proposal in waiting:
                     live.stop()
-                    question = (f"Approve {proposal['action']} {proposal['parameters']} on "
-                                f"{proposal['target']['service']} ({proposal['risk_class']}, blast radius "
-                                f"{proposal['blast_radius']})?\n  rationale: {proposal['rationale'][:200]}")
+                    question = (f"Approve {proposal.action} {dict(proposal.parameters)} on "
+                                f"{proposal.target.service} ({proposal.risk_class.value}, blast radius "
+                                f"{proposal.blast_radius})?\n  rationale: {proposal.rationale[:200]}")
                     if approve_as or confirm(question):
                         approval = approval_record(proposal, key, "approve", source="demo", comment="demo approval",
                                                    ttl_s=600)
                         produce_approval(demo, approval)
-                        console.print(f"[green]approved[/] {proposal['id']} as {approver} (signed ES256, "
+                        console.print(f"[green]approved[/] {proposal.id} as {approver} (signed ES256, "
                                       f"kid {key.kid})")
                     else:
-                        console.print(f"[yellow]not approved[/] {proposal['id']}")
-                    approved.add(proposal["id"])
+                        console.print(f"[yellow]not approved[/] {proposal.id}")
+                    approved.add(proposal.id)
                     live.start()
                 # Finished when the approved action ran, the whole recording was played, and the outputs have
                 # been quiet for a few seconds (the last signals worked through the pipeline).
-                size = (len(trail.incidents), sum(i["version"] for i in trail.incidents.values()),
+                size = (len(trail.incidents), sum(i.version for i in trail.incidents.values()),
                         len(trail.proposals), len(trail.decisions), len(trail.executions))
                 if size != last_size:
                     last_size, last_change = size, time.monotonic()
@@ -340,13 +358,13 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                     break
                 time.sleep(0.25)
         with reader.lock:
-            acted_on = {p["incident_id"] for p in trail.proposals.values()
-                        if p["risk_class"] != "read_only" and trail.succeeded(p["id"])}
-            incident = next(i for i in trail.incidents.values() if i["id"] in acted_on)
+            acted_on = {p.incident_id for p in trail.proposals.values()
+                        if p.risk_class != RiskClass.read_only and trail.succeeded(p.id)}
+            incident = next(i for i in trail.incidents.values() if i.id in acted_on)
             print_audit_trail(console, trail, incident)
         calls = [c for c in platform.calls if c.method == "POST"]
-        console.print(f"platform-ctl simulator received {len(calls)} action call(s): "
-                      + ", ".join(f"{c.path.rsplit('/', 1)[-1]} (key {c.idempotency_key[-12:]})" for c in calls))
+        console.print(f"platform-ctl simulator received {len(calls)} action call(s): " + ", ".join(
+            f"{c.path.rsplit('/', 1)[-1]} (key {(c.idempotency_key or '?')[-12:]})" for c in calls))
         return trail
     finally:
         if reader is not None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aiops.core.topics import OTLP_SPANS, RAW_ALERTS, RAW_LOGS
 
 RECORDED_AT = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
 DESCRIPTION = ("The sample shop: healthy traffic, then a migration lock exhausts orders-db connections and the "
@@ -93,14 +94,15 @@ class Scenario:
                 start + 0.001, ms - 1, failing, message, attributes))
             parent = client_id
         for service, spans in by_service.items():
-            self.emit(at + 0.5, "otlp_spans", {"resourceSpans": [{
+            self.emit(at + 0.5, OTLP_SPANS, {"resourceSpans": [{
                 "resource": {"attributes": [_attr("service.name", service), _attr("deployment.environment", "prod"),
                                             _attr("k8s.namespace.name", "shop")]},
                 "scopeSpans": [{"scope": {"name": "shop-instrumentation", "version": "1.0"}, "spans": spans}]}]})
         return trace_id
 
     @staticmethod
-    def _span(trace_id, span_id, parent, name, kind, start, ms, error, message, attributes) -> dict[str, Any]:
+    def _span(trace_id: str, span_id: str, parent: str | None, name: str, kind: int, start: float, ms: float,
+              error: bool, message: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
         span: dict[str, Any] = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": kind,
                                 "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(start + ms / 1000),
                                 "attributes": [_attr(k, v) for k, v in attributes.items()],
@@ -115,7 +117,7 @@ class Scenario:
                 "host": f"{service}-{self.rng.choice(['7d9f', '5c2a', '9b1e'])}", "source_type": "kubernetes_logs"}
         if trace_id:
             line["trace_id"] = trace_id
-        self.emit(at, "aiops.logs.raw", line, key=service)
+        self.emit(at, RAW_LOGS, line, key=service)
 
     # --- alerts: Alertmanager webhook payloads -------------------------------------------------------
     def alert(self, at: float, name: str, service: str, severity: str, summary: str, description: str,
@@ -126,7 +128,7 @@ class Scenario:
                  "annotations": {"summary": summary, "description": description},
                  "startsAt": _rfc3339(starts), "endsAt": _rfc3339(ends) if ends is not None else "0001-01-01T00:00:00Z",
                  "generatorURL": f"http://prometheus.shop:9090/graph?g0.expr={name}", "fingerprint": fingerprint}
-        self.emit(at, "aiops.alerts.raw", {
+        self.emit(at, RAW_ALERTS, {
             "version": "4", "groupKey": f'{{}}:{{alertname="{name}"}}', "truncatedAlerts": 0, "status": status,
             "receiver": "aiops", "groupLabels": {"alertname": name}, "commonLabels": labels,
             "commonAnnotations": alert["annotations"], "externalURL": "http://alertmanager.shop:9093",
@@ -163,9 +165,9 @@ class Scenario:
             t += 1.0
         # Bad input a real pipeline sees: a line from a log shipper whose JSON parser is misconfigured, and a
         # truncated OTLP export. Both must end in dead-letter topics without stopping anything.
-        self.lines.append({"at": 45.0, "topic": "aiops.logs.raw", "key": "orders-api",
+        self.lines.append({"at": 45.0, "topic": RAW_LOGS, "key": "orders-api",
                            "value_text": "2026-11-26 09:00:45 orders-api INFO health check ok"})
-        self.lines.append({"at": 70.0, "topic": "otlp_spans", "key": None,
+        self.lines.append({"at": 70.0, "topic": OTLP_SPANS, "key": None,
                            "value_text": '{"resourceSpans": [{"resource": {"attributes": ['})
         # A host whose clock is 15 minutes behind: its error is reported as late, not silently dropped.
         self.log(125.0, "backup-agent", "error", "backup upload to s3://shop-backups failed: RequestTimeout after "
@@ -198,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

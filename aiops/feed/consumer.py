@@ -6,10 +6,12 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
 from aiops.feed.store import FeedStore
 from aiops.feed.views import View
@@ -22,7 +24,7 @@ RETRY_S = 2.0
 @dataclass(frozen=True)
 class FollowedTopic:
     name: str  # with the configured prefix
-    view: View
+    view: View[Any]
     codec: AvroCodec
 
 
@@ -41,7 +43,7 @@ class OutputFollower:
         self.topics: dict[str, FollowedTopic] = {}
         for view in store.views.values():
             name = settings.topic(view.topic)
-            self.topics[name] = FollowedTopic(name, view, codec_for(view.record, name, settings, schemas))
+            self.topics[name] = FollowedTopic(name, view, codec_for(view.record.__name__, name, settings, schemas))
         self.assigned = False  # partitions assigned at least once: the feed is reading
         self.last_error: str | None = None
 
@@ -56,11 +58,14 @@ class OutputFollower:
                 self.store.remove(view, key.decode("utf-8", "replace"))
             return
         self.store.records_read[view.endpoint] += 1
-        try:
-            self.store.add(view, followed.codec.decode(value))
-        except Exception as exc:  # a bad record is data, not a reason to stop reading
+        # A bad record is data, not a reason to stop reading; the feed re-reads from the beginning at every
+        # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
+        message = RawMessage(key, value, topic, partition, offset)
+        result = decode_or_letter(lambda v: self.store.add(view, view.record.from_avro(followed.codec.decode(v))),
+                                  message)
+        if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
-            log.warning("skipped %s[%d]@%d: %s", topic, partition, offset, exc)
+            skip_undecodable(result, "feed")
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

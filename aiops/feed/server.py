@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -34,7 +35,7 @@ def _limit(request: web.Request) -> int | None:
     return limit
 
 
-def _rows_handler(endpoint: str):
+def _rows_handler(endpoint: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def rows(request: web.Request) -> web.Response:
         return web.json_response(request.app[STORE_KEY].rows(endpoint, _limit(request)))
 

@@ -60,7 +60,7 @@ class LatestRecords:
 class FeedStore:
     """Every view's latest records, and per view (endpoint name) what was read, skipped and superseded."""
 
-    def __init__(self, capacity: int, views: tuple[View, ...] = VIEWS):
+    def __init__(self, capacity: int, views: tuple[View[Any], ...] = VIEWS):
         self.views = {view.endpoint: view for view in views}
         self.latest = {view.endpoint: LatestRecords(capacity) for view in views}
         self.records_read: Counter[str] = Counter()
@@ -68,15 +68,14 @@ class FeedStore:
         self.stale_versions: Counter[str] = Counter()
         self._seq = 0
 
-    def add(self, view: View, record: dict[str, Any]) -> None:
+    def add(self, view: View[Any], record: Any) -> None:
         """Store a decoded record of this view (raises on a record that does not fit the view)."""
         row = view.to_row(record)
         self._seq += 1
-        version = int(record[view.version_field]) if view.version_field else 0
-        if not self.latest[view.endpoint].add(str(record["id"]), row, view.sort_time(record), self._seq, version):
+        if not self.latest[view.endpoint].add(record.id, row, view.sort_time(record), self._seq, view.version(record)):
             self.stale_versions[view.endpoint] += 1
 
-    def remove(self, view: View, record_id: str) -> None:
+    def remove(self, view: View[Any], record_id: str) -> None:
         """Forget one id (a tombstone on a compacted topic)."""
         self.latest[view.endpoint].remove(record_id)
 

@@ -7,7 +7,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, PROPOSALS
+from streams.output_records import Decision, Execution, Incident, Proposal
 
 Row = dict[str, Any]
 
@@ -32,122 +35,128 @@ def _joined(items: list[str], sep: str = ", ") -> str:
     return sep.join(item for item in items if item)
 
 
-def incident_row(incident: dict[str, Any]) -> Row:
+def incident_row(incident: Incident) -> Row:
     """An Incident snapshot, flattened: root cause, services and alerts as text."""
-    root_cause = incident["root_cause"]
-    alerts = incident["alerts"]
+    root_cause = incident.root_cause
+    alerts = incident.alerts
     return {
-        "id": incident["id"],
-        "version": incident["version"],
-        "status": incident["status"],
-        "title": incident["title"],
-        "severity": incident["severity"],
-        "services": _joined(incident["services"]),
-        "service_count": len(incident["services"]),
-        "root_cause_service": root_cause["service"],
-        "root_cause_reason": root_cause["reason"],
-        "alerts": _joined([f"{a['name']} ({a['service']}, {a['status']})" for a in alerts]),
+        "id": incident.id,
+        "version": incident.version,
+        "status": incident.status.value,
+        "title": incident.title,
+        "severity": incident.severity.value,
+        "services": _joined(incident.services),
+        "service_count": len(incident.services),
+        "root_cause_service": root_cause.service,
+        "root_cause_reason": root_cause.reason,
+        "alerts": _joined([f"{a.name} ({a.service}, {a.status})" for a in alerts]),
         "alert_count": len(alerts),
-        "alerts_firing": sum(1 for a in alerts if a["status"] == "firing"),
-        "log_templates": len(incident["log_evidence"]),
-        "spans": len(incident["span_evidence"]),
-        "similar": _joined([d["title"] for d in incident["similar_incidents"]], "; "),
-        "window_start": rfc3339(incident["window_start"]),
-        "window_end": rfc3339(incident["window_end"]),
-        "updated_at": rfc3339(incident["updated_at"]),
+        "alerts_firing": sum(1 for a in alerts if a.status == "firing"),
+        "log_templates": len(incident.log_evidence),
+        "spans": len(incident.span_evidence),
+        "similar": _joined([d.title for d in incident.similar_incidents], "; "),
+        "window_start": rfc3339(incident.window_start),
+        "window_end": rfc3339(incident.window_end),
+        "updated_at": rfc3339(incident.updated_at),
     }
 
 
-def proposal_row(proposal: dict[str, Any]) -> Row:
+def proposal_row(proposal: Proposal) -> Row:
     """A Proposal, flattened: target, proposer and parameters as text."""
-    target = proposal["target"]
-    proposer = proposal["proposer"]
+    target = proposal.target
+    proposer = proposal.proposer
     return {
-        "id": proposal["id"],
-        "incident_id": proposal["incident_id"],
-        "action": proposal["action"],
-        "parameters": json.dumps(proposal["parameters"], sort_keys=True, default=str),
-        "target": f"{target['environment']}/{target['namespace']}/{target['service']}",
-        "target_environment": target["environment"],
-        "target_namespace": target["namespace"],
-        "target_service": target["service"],
-        "risk_class": proposal["risk_class"],
-        "blast_radius": proposal["blast_radius"],
-        "rationale": proposal["rationale"],
-        "evidence_count": len(proposal["evidence"]),
-        "confidence": _number(proposal["confidence"]),
-        "proposer": f"{proposer['kind']}: {proposer['name']} {proposer['version']}",
-        "proposer_kind": proposer["kind"],
-        "proposer_name": proposer["name"],
-        "proposer_version": proposer["version"],
-        "proposer_note": proposer["note"],
-        "requested_by": proposal["requested_by"],
-        "created_at": rfc3339(proposal["created_at"]),
-        "expires_at": rfc3339(proposal["expires_at"]),
-        "idempotency_key": proposal["idempotency_key"],
+        "id": proposal.id,
+        "incident_id": proposal.incident_id,
+        "action": proposal.action,
+        "parameters": json.dumps(proposal.parameters, sort_keys=True, default=str),
+        "target": f"{target.environment}/{target.namespace}/{target.service}",
+        "target_environment": target.environment,
+        "target_namespace": target.namespace,
+        "target_service": target.service,
+        "risk_class": proposal.risk_class.value,
+        "blast_radius": proposal.blast_radius,
+        "rationale": proposal.rationale,
+        "evidence_count": len(proposal.evidence),
+        "confidence": _number(proposal.confidence),
+        "proposer": f"{proposer.kind}: {proposer.name} {proposer.version}",
+        "proposer_kind": proposer.kind,
+        "proposer_name": proposer.name,
+        "proposer_version": proposer.version,
+        "proposer_note": proposer.note,
+        "requested_by": proposal.requested_by,
+        "created_at": rfc3339(proposal.created_at),
+        "expires_at": rfc3339(proposal.expires_at),
+        "idempotency_key": proposal.idempotency_key,
     }
 
 
-def decision_row(decision: dict[str, Any]) -> Row:
+def decision_row(decision: Decision) -> Row:
     """A Decision, flattened: allow/deny as an outcome, reasons and counted approvers as text."""
-    considered = decision["approvals_considered"]
-    counted = [a for a in considered if a["counted"]]
+    considered = decision.approvals_considered
+    counted = [a for a in considered if a.counted]
     return {
-        "id": decision["id"],
-        "proposal_id": decision["proposal_id"],
-        "opa_decision_id": decision["opa_decision_id"],
-        "allow": decision["allow"],
-        "outcome": "allow" if decision["allow"] else "deny",
-        "reasons": _joined(decision["reasons"], "; "),
+        "id": decision.id,
+        "proposal_id": decision.proposal_id,
+        "opa_decision_id": decision.opa_decision_id,
+        "allow": decision.allow,
+        "outcome": "allow" if decision.allow else "deny",
+        "reasons": _joined(decision.reasons, "; "),
         "approvals_considered": len(considered),
         "approvals_counted": len(counted),
-        "approvers": _joined([a["approver"] or "?" for a in counted]),
-        "policy_revision": decision["policy_revision"],
-        "trigger": decision["trigger"],
-        "evaluated_at": rfc3339(decision["evaluated_at"]),
-        "latency_ms": _number(decision["latency_ms"]),
+        "approvers": _joined([a.approver or "?" for a in counted]),
+        "policy_revision": decision.policy_revision,
+        "trigger": decision.trigger,
+        "evaluated_at": rfc3339(decision.evaluated_at),
+        "latency_ms": _number(decision.latency_ms),
     }
 
 
-def execution_row(execution: dict[str, Any]) -> Row:
+def execution_row(execution: Execution) -> Row:
     """An Execution attempt as it is (already flat)."""
     return {
-        "id": execution["id"],
-        "proposal_id": execution["proposal_id"],
-        "decision_id": execution["decision_id"],
-        "idempotency_key": execution["idempotency_key"],
-        "executor": execution["executor"],
-        "action": execution["action"],
-        "status": execution["status"],
-        "error": execution["error"],
-        "attempt": execution["attempt"],
-        "request": execution["request"],
-        "response": execution["response"],
-        "started_at": rfc3339(execution["started_at"]),
-        "finished_at": rfc3339(execution["finished_at"]),
-        "duration_ms": _number(execution["duration_ms"]),
+        "id": execution.id,
+        "proposal_id": execution.proposal_id,
+        "decision_id": execution.decision_id,
+        "idempotency_key": execution.idempotency_key,
+        "executor": execution.executor,
+        "action": execution.action,
+        "status": execution.status.value,
+        "error": execution.error,
+        "attempt": execution.attempt,
+        "request": execution.request,
+        "response": execution.response,
+        "started_at": rfc3339(execution.started_at),
+        "finished_at": rfc3339(execution.finished_at),
+        "duration_ms": _number(execution.duration_ms),
     }
+
+
+R = TypeVar("R", Incident, Proposal, Decision, Execution)
 
 
 @dataclass(frozen=True)
-class View:
-    """One endpoint of the feed: the topic it follows, the Avro record on it, and how a record becomes a row."""
+class View(Generic[R]):
+    """One endpoint of the feed: the topic it follows, the record on it, and how a record becomes a row."""
 
     endpoint: str  # /incidents, ...
     topic: str  # catalog name, without the prefix
-    record: str  # Avro record name in schemas/
-    to_row: Callable[[dict[str, Any]], Row]
+    record: type[R]  # the typed record; its Avro schema in schemas/ has the same name
+    to_row: Callable[[R], Row]
     time_field: str  # newest first by this record field
     version_field: str | None = None  # keep the highest version per id (compacted snapshots)
 
-    def sort_time(self, record: dict[str, Any]) -> float:
-        value = record.get(self.time_field)
+    def sort_time(self, record: R) -> float:
+        value = getattr(record, self.time_field, None)
         return value.timestamp() if isinstance(value, datetime) else 0.0
 
+    def version(self, record: R) -> int:
+        return int(getattr(record, self.version_field)) if self.version_field else 0
 
-VIEWS: tuple[View, ...] = (
-    View("incidents", "aiops.incidents", "Incident", incident_row, "updated_at", version_field="version"),
-    View("proposals", "aiops.proposals", "Proposal", proposal_row, "created_at"),
-    View("decisions", "aiops.decisions", "Decision", decision_row, "evaluated_at"),
-    View("executions", "aiops.executions", "Execution", execution_row, "started_at"),
+
+VIEWS: tuple[View[Any], ...] = (
+    View("incidents", INCIDENTS, Incident, incident_row, "updated_at", version_field="version"),
+    View("proposals", PROPOSALS, Proposal, proposal_row, "created_at"),
+    View("decisions", DECISIONS, Decision, decision_row, "evaluated_at"),
+    View("executions", EXECUTIONS, Execution, execution_row, "started_at"),
 )

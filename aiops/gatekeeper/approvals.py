@@ -10,18 +10,17 @@ import time
 from typing import Any
 
 from aiops.core.avro import codec_for
-from aiops.core.errors import SerializationError
+from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS, PROPOSALS
 from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.errors import ProduceError, ProposalNotFound
 from aiops.gatekeeper.keys import ApproverKey
 from aiops.gatekeeper.tokens import sign_approval
-
-PROPOSALS = "aiops.proposals"
-APPROVALS = "aiops.approvals"
+from streams.output_records import Proposal
 
 
-def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
+def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0) -> Proposal:
     """The newest Proposal with this id on aiops.proposals, read from the beginning (ProposalNotFound if none)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
@@ -30,7 +29,7 @@ def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0)
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "aiops-approve-lookup",
                          "enable.auto.commit": False, "enable.partition.eof": True})
     deadline = time.monotonic() + timeout_s
-    found: dict[str, Any] | None = None
+    found: Proposal | None = None
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
@@ -49,18 +48,19 @@ def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0)
             message = consumer.poll(0.5)
             if message is None:
                 continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
+            if (error := message.error()) is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(message.partition())
                     continue
-                raise ProposalNotFound(f"cannot read {topic}: {message.error()}")
+                raise ProposalNotFound(f"cannot read {topic}: {error}")
             if message.key() is not None and message.key() != wanted:
                 continue
-            try:
-                proposal = codec.decode(message.value())
-            except SerializationError:
+            proposal = decode_or_letter(lambda value: Proposal.from_avro(codec.decode(value)),
+                                        RawMessage.of_confluent(message))
+            if isinstance(proposal, DeadLetter):
+                skip_undecodable(proposal, "approve-lookup")  # the gatekeeper dead-letters it
                 continue
-            if proposal.get("id") == proposal_id:
+            if proposal.id == proposal_id:
                 found = proposal
     finally:
         consumer.close()
@@ -69,14 +69,14 @@ def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0)
     return found
 
 
-def approval_record(proposal: dict[str, Any], key: ApproverKey, decision: str, *, source: str,
+def approval_record(proposal: Proposal, key: ApproverKey, decision: str, *, source: str,
                     comment: str | None, ttl_s: int, now: float | None = None) -> dict[str, Any]:
     """A signed Approval for this proposal: the token binds its id and the hash of its action and parameters."""
     now = time.time() if now is None else now
-    token = sign_approval(key.load_private_key(), key.kid, proposal_id=proposal["id"],
-                          action_hash=action_hash(proposal["action"], proposal["parameters"]),
+    token = sign_approval(key.load_private_key(), key.kid, proposal_id=proposal.id,
+                          action_hash=action_hash(proposal.action, dict(proposal.parameters)),
                           decision=decision, subject=key.name, ttl_s=ttl_s, now=now)
-    return {"proposal_id": proposal["id"], "decision": decision, "token": token, "source": source,
+    return {"proposal_id": proposal.id, "decision": decision, "token": token, "source": source,
             "time": int(now * 1000), "comment": comment}
 
 

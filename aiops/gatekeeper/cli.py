@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,6 +13,8 @@ from rich.table import Table
 
 from aiops.core.catalog import ActionCatalog, CatalogError, InvalidAction
 from aiops.core.settings import Settings
+from aiops.core.topics import APPROVALS
+from streams.output_records import Proposal
 
 console = Console()
 keys_app = typer.Typer(help="Approvers' signing keys (ES256).", no_args_is_help=True)
@@ -59,50 +60,48 @@ def keys_list() -> None:
     console.print(table)
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return str(value)
+def _when(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def show_proposal(proposal: dict[str, Any]) -> None:
+def show_proposal(proposal: Proposal) -> None:
     """The proposal as an approver needs to see it before signing."""
     from aiops.gatekeeper.binding import action_hash
 
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    target = proposal["target"]
-    proposer = proposal["proposer"]
-    expires = proposal["expires_at"]
-    expired = isinstance(expires, datetime) and expires <= datetime.now(UTC)
-    table.add_row("proposal", proposal["id"])
-    table.add_row("incident", proposal["incident_id"])
-    table.add_row("action", f"[bold]{proposal['action']}[/]")
-    table.add_row("parameters", json.dumps(proposal["parameters"], sort_keys=True))
-    table.add_row("target", f"{target['environment']} / {target['namespace']} / {target['service']}")
+    target = proposal.target
+    proposer = proposal.proposer
+    parameters = dict(proposal.parameters)
+    expired = proposal.expires_at <= datetime.now(UTC)
+    table.add_row("proposal", proposal.id)
+    table.add_row("incident", proposal.incident_id)
+    table.add_row("action", f"[bold]{proposal.action}[/]")
+    table.add_row("parameters", json.dumps(parameters, sort_keys=True))
+    table.add_row("target", f"{target.environment} / {target.namespace} / {target.service}")
     try:
-        validated = ActionCatalog.for_settings(_settings()).validate(proposal["action"], proposal["parameters"])
+        validated = ActionCatalog.for_settings(_settings()).validate(proposal.action, parameters)
         risk = validated.risk_class.value
-        if risk != proposal["risk_class"]:
-            risk += f" [yellow](the proposal claims {proposal['risk_class']}; the catalog's class applies)[/]"
+        if risk != proposal.risk_class:
+            risk += f" [yellow](the proposal claims {proposal.risk_class.value}; the catalog's class applies)[/]"
         table.add_row("risk class", risk)
     except (InvalidAction, CatalogError) as exc:
-        table.add_row("risk class", f"{proposal['risk_class']} (claimed)")
+        table.add_row("risk class", f"{proposal.risk_class.value} (claimed)")
         table.add_row("catalog", f"[red]{exc}[/] - the gatekeeper will refuse this action")
-    table.add_row("blast radius", str(proposal["blast_radius"]))
-    table.add_row("rationale", proposal["rationale"])
-    for ref in proposal["evidence"]:
-        summary = f" - {ref['summary']}" if ref.get("summary") else ""
-        table.add_row("evidence", f"{ref['kind']}: {ref['ref']}{summary}")
-    table.add_row("confidence", f"{proposal['confidence']:.2f}")
-    note = f" ({proposer['note']})" if proposer.get("note") else ""
-    table.add_row("proposer", f"{proposer['kind']} {proposer['name']} v{proposer['version']}{note}")
-    if proposal.get("requested_by"):
-        table.add_row("requested by", proposal["requested_by"])
-    table.add_row("created", _when(proposal["created_at"]))
-    table.add_row("expires", _when(expires) + (" [red](expired)[/]" if expired else ""))
-    table.add_row("action hash", action_hash(proposal["action"], proposal["parameters"]))
+    table.add_row("blast radius", str(proposal.blast_radius))
+    table.add_row("rationale", proposal.rationale)
+    for ref in proposal.evidence:
+        summary = f" - {ref.summary}" if ref.summary else ""
+        table.add_row("evidence", f"{ref.kind}: {ref.ref}{summary}")
+    table.add_row("confidence", f"{proposal.confidence:.2f}")
+    note = f" ({proposer.note})" if proposer.note else ""
+    table.add_row("proposer", f"{proposer.kind} {proposer.name} v{proposer.version}{note}")
+    if proposal.requested_by:
+        table.add_row("requested by", proposal.requested_by)
+    table.add_row("created", _when(proposal.created_at))
+    table.add_row("expires", _when(proposal.expires_at) + (" [red](expired)[/]" if expired else ""))
+    table.add_row("action hash", action_hash(proposal.action, parameters))
     console.print(Panel(table, title="proposal"))
 
 
@@ -122,7 +121,7 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
     approval = approval_record(proposal, key, decision, source="cli", comment=comment,
                                ttl_s=settings.approval_token_ttl_s)
     partition, offset = produce_approval(settings, approval, timeout_s=timeout)
-    console.print(f"{verb}d {proposal_id} as {key.name}: {settings.topic('aiops.approvals')}"
+    console.print(f"{verb}d {proposal_id} as {key.name}: {settings.topic(APPROVALS)}"
                   f"[{partition}]@{offset}")
 
 

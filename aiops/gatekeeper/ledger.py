@@ -14,6 +14,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from aiops.gatekeeper.times import from_ms, to_ms
+from streams.output_records import Proposal
+
 Status = Literal["open", "expired", "executing", "done"]
 
 
@@ -65,7 +68,7 @@ class RetryEntry:
 class ProposalState:
     proposal_id: str
     partition: int
-    proposal: dict[str, Any] | None = None  # the Proposal record, timestamps as epoch millis
+    proposal: Proposal | None = None
     approvals: list[ApprovalEntry] = field(default_factory=list)
     status: Status = "open"
     expiry_decided: bool = False
@@ -75,11 +78,14 @@ class ProposalState:
     last_decision_id: str | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        shown = asdict(self)
+        shown["proposal"] = proposal_to_json(self.proposal) if self.proposal is not None else None
+        return json.dumps(shown, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> ProposalState:
         raw = json.loads(data)
+        raw["proposal"] = proposal_from_json(raw["proposal"]) if raw.get("proposal") else None
         raw["approvals"] = [ApprovalEntry(**a) for a in raw.get("approvals", [])]
         raw["retry"] = RetryEntry(**raw["retry"]) if raw.get("retry") else None
         raw["execution"] = ExecutionEntry(**raw["execution"]) if raw.get("execution") else None
@@ -87,3 +93,21 @@ class ProposalState:
 
     def seen_jtis(self) -> set[str]:
         return {a.jti for a in self.approvals if a.jti}
+
+    @property
+    def expires_at_ms(self) -> int:
+        assert self.proposal is not None
+        return to_ms(self.proposal.expires_at)
+
+
+def proposal_to_json(proposal: Proposal) -> dict[str, Any]:
+    """A Proposal as the ledger keeps it: JSON data, timestamps as epoch millis."""
+    shown = proposal.model_dump(mode="json")
+    shown["created_at"] = to_ms(proposal.created_at)
+    shown["expires_at"] = to_ms(proposal.expires_at)
+    return shown
+
+
+def proposal_from_json(shown: dict[str, Any]) -> Proposal:
+    return Proposal.model_validate({**shown, "created_at": from_ms(shown["created_at"]),
+                                    "expires_at": from_ms(shown["expires_at"])})

@@ -21,8 +21,8 @@ from aiops.gatekeeper.errors import TokenError
 
 ALGORITHM = "ES256"
 DECISIONS = ("approve", "reject")
-REQUIRED_CLAIMS = {"proposal_id": str, "action_hash": str, "decision": str, "iat": (int, float),
-                   "exp": (int, float), "jti": str}
+REQUIRED_CLAIMS: dict[str, type | tuple[type, ...]] = {
+    "proposal_id": str, "action_hash": str, "decision": str, "iat": (int, float), "exp": (int, float), "jti": str}
 
 
 def sign_approval(private_key: ec.EllipticCurvePrivateKey, kid: str, *, proposal_id: str, action_hash: str,

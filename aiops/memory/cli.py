@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aiops.core.settings import Settings
+
 handbook_app = typer.Typer(help="The ops handbook in institutional memory: index and search.", no_args_is_help=True)
 memory_app = typer.Typer(help="Institutional memory: the service that owns the store.", no_args_is_help=True)
 
@@ -28,7 +30,7 @@ def _settings() -> Any:
 
 
 @contextmanager
-def open_memory(settings: Any) -> Iterator[Any]:
+def open_memory(settings: Settings) -> Iterator[Any]:
     """The memory service when one answers; otherwise the store, opened directly (and said so on stderr)."""
     from aiops.memory.client import MemoryClient
     from aiops.memory.store import MemoryStore, store_uri

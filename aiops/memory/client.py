@@ -8,12 +8,13 @@ from typing import Any, Protocol
 import httpx
 from pydantic import ValidationError
 
+from aiops.core.settings import Settings
 from aiops.memory.documents import MemoryRecord
 from aiops.memory.errors import MemoryServiceError
 from aiops.memory.store import Hit
 
 
-def service_url(settings: Any) -> str:
+def service_url(settings: Settings) -> str:
     """Where the memory service answers: `memory_service_url`, or http://<memory_host>:<memory_port>."""
     if getattr(settings, "memory_service_url", None):
         return str(settings.memory_service_url).rstrip("/")
@@ -66,7 +67,7 @@ class MemoryClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s, transport=transport)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> MemoryClient:
+    def from_settings(cls, settings: Settings) -> MemoryClient:
         return cls(service_url(settings), timeout_s=getattr(settings, "memory_timeout_s", 10.0))
 
     def __enter__(self) -> MemoryClient:
@@ -128,7 +129,7 @@ class AsyncMemoryClient:
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> AsyncMemoryClient:
+    def from_settings(cls, settings: Settings) -> AsyncMemoryClient:
         return cls(service_url(settings), timeout_s=getattr(settings, "memory_timeout_s", 10.0))
 
     async def __aenter__(self) -> AsyncMemoryClient:
@@ -164,7 +165,7 @@ class OnDemandMemoryClient:
     """An AsyncMemoryClient made on first use, so its HTTP client belongs to the event loop that uses it
     (stream agents are declared before their loop runs)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: AsyncMemoryClient | None = None
 

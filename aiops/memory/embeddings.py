@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
+from aiops.core.settings import Settings
 from aiops.memory.errors import EmbeddingError
 
 EMBED_BATCH = 64  # texts per request; well under the 2,048 inputs an OpenAI request may hold
@@ -68,7 +69,7 @@ class OpenAIEmbedder:
         return vectors
 
 
-def embedder_from_settings(settings: Any) -> OpenAIEmbedder | None:
+def embedder_from_settings(settings: Settings) -> OpenAIEmbedder | None:
     """The configured embedder: needs `llm_base_url` and `embedding_model`; otherwise None (BM25 only)."""
     base_url = getattr(settings, "llm_base_url", None)
     model = getattr(settings, "embedding_model", None)

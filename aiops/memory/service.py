@@ -16,11 +16,12 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aiops.core.settings import Settings
 from aiops.memory import ownership
 from aiops.memory.documents import MemoryRecord
 from aiops.memory.errors import EmbeddingError, MemoryStoreError
@@ -150,7 +151,7 @@ async def start(store: MemoryStore, host: str, port: int) -> tuple[web.AppRunner
     return runner, url
 
 
-def serve(settings: Any, host: str, port: int, say: Callable[[str], None] = print) -> None:
+def serve(settings: Settings, host: str, port: int, say: Callable[[str], None] = print) -> None:
     """Open the store as its owner and serve it until SIGINT or SIGTERM; then flush and release it."""
     store = MemoryStore.from_settings(settings, role="aiops memory serve")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from aiops.core.settings import Settings
 from aiops.memory import ownership
 from aiops.memory.documents import MEMORY_KINDS, MemoryRecord
 from aiops.memory.embeddings import Embedder, embedder_from_settings
@@ -68,7 +69,7 @@ class Hit(BaseModel):
     services: list[str]
 
 
-def store_uri(settings: Any) -> str:
+def store_uri(settings: Settings) -> str:
     """The configured Milvus URI: `memory_uri`, or Milvus Lite under the state directory."""
     uri = getattr(settings, "memory_uri", None)
     if uri:
@@ -119,7 +120,7 @@ class MemoryStore:
             raise
 
     @classmethod
-    def from_settings(cls, settings: Any, *, role: str = "memory store") -> MemoryStore:
+    def from_settings(cls, settings: Settings, *, role: str = "memory store") -> MemoryStore:
         """The store as configured: URI, collection and (when configured) the embeddings endpoint."""
         return cls(store_uri(settings), collection=getattr(settings, "memory_collection", DEFAULT_COLLECTION),
                    embedder=embedder_from_settings(settings), role=role)

@@ -20,7 +20,7 @@ class Component:
     stop: Callable[[Settings], bool]
     version: Callable[[Settings], str | None]
     is_healthy: Callable[[Settings], tuple[bool, str]]
-    pid_file: Callable[[Settings], object]
+    pid_file: Callable[[Settings], Path]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ COMPONENTS = (
 )
 
 
-def up(settings: Settings, say=print) -> list[ComponentStatus]:
+def up(settings: Settings, say: Callable[[str], None] = print) -> list[ComponentStatus]:
     """Provision (first time only) and start every component, then wait until each is healthy."""
     try:
         for component in COMPONENTS:
@@ -59,7 +59,7 @@ def up(settings: Settings, say=print) -> list[ComponentStatus]:
     return status(settings)
 
 
-def provision(settings: Settings, say=print) -> None:
+def provision(settings: Settings, say: Callable[[str], None] = print) -> None:
     """Download and build what the components run; a second call does nothing."""
     kafka.ensure_jars(settings, say)
     opa.ensure_binary(settings, say)
@@ -69,7 +69,7 @@ def provision(settings: Settings, say=print) -> None:
 ALERTMANAGER_TOOLS = ("alertmanager", "amtool")
 
 
-def ensure_alertmanager(settings: Settings, say=print) -> dict[str, Path]:
+def ensure_alertmanager(settings: Settings, say: Callable[[str], None] = print) -> dict[str, Path]:
     """Prometheus Alertmanager and amtool, built with `go install` at the pinned version (a test tool,
     not a stack component). v0.32+ cannot be `go install`ed: its module lacks the embedded UI assets."""
     home = settings.cache_dir / "bin" / f"alertmanager-{settings.alertmanager_version}"

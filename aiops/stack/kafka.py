@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def paths(settings: Settings) -> KafkaPaths:
     )
 
 
-def ensure_jars(settings: Settings, say=print) -> Path:
+def ensure_jars(settings: Settings, say: Callable[[str], None] = print) -> Path:
     """Fetch the broker jars once; a later call finds the marker and downloads nothing."""
     jars = paths(settings).jars
     marker = jars / ".complete"
@@ -132,7 +133,7 @@ def _format_storage(p: KafkaPaths) -> None:
         raise StackError(f"formatting the KRaft storage failed: {(result.stdout + result.stderr)[-1500:]}")
 
 
-def start(settings: Settings, say=print) -> None:
+def start(settings: Settings, say: Callable[[str], None] = print) -> None:
     p = paths(settings)
     if process.read_pid(p.pid_file) is not None:
         return

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from aiops.core.errors import StackError
@@ -23,7 +24,7 @@ def home(settings: Settings) -> Path:
     return settings.state_dir / "opa"
 
 
-def go_install(module: str, gobin: Path, say=print) -> None:
+def go_install(module: str, gobin: Path, say: Callable[[str], None] = print) -> None:
     """`go install module` into gobin, with a message that names the failure."""
     go = tools.require("go")
     say(f"building {module} with go install into {gobin}")
@@ -35,14 +36,14 @@ def go_install(module: str, gobin: Path, say=print) -> None:
         raise StackError(f"`go install {module}` failed: {(result.stdout + result.stderr).strip()[-1500:]}")
 
 
-def ensure_binary(settings: Settings, say=print) -> Path:
+def ensure_binary(settings: Settings, say: Callable[[str], None] = print) -> Path:
     opa = binary(settings)
     if not opa.exists():
         go_install(f"github.com/open-policy-agent/opa@{settings.opa_version}", opa.parent, say)
     return opa
 
 
-def start(settings: Settings, say=print) -> None:
+def start(settings: Settings, say: Callable[[str], None] = print) -> None:
     h = home(settings)
     pid_file = h / "opa.pid"
     if process.read_pid(pid_file) is not None:

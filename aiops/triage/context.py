@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.output_records import EvidenceRef, Incident
+
 
 @dataclass(frozen=True)
 class RetrievedDocument:
@@ -21,18 +23,18 @@ class RetrievedDocument:
 
 @dataclass(frozen=True)
 class TriageContext:
-    incident: dict[str, Any]  # the Avro Incident record
+    incident: Incident
     documents: list[RetrievedDocument]
     environment: str = "prod"
     namespace: str = "shop"
 
     @property
     def root_service(self) -> str | None:
-        return (self.incident.get("root_cause") or {}).get("service")
+        return self.incident.root_cause.service
 
     @property
     def services(self) -> list[str]:
-        return list(self.incident.get("services") or [])
+        return list(self.incident.services)
 
 
 @dataclass(frozen=True)
@@ -43,4 +45,4 @@ class ProposalDraft:
     parameters: dict[str, Any]
     rationale: str
     confidence: float
-    evidence: list[dict[str, Any]]  # [{kind: alert|log_template|span|document, ref, summary}]
+    evidence: list[EvidenceRef]

@@ -18,7 +18,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aiops.core.catalog import ActionCatalog, InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
+from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
+from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner, evidence_refs
+from streams.output_records import Proposer
 
 log = logging.getLogger(__name__)
 NAME = "llm-reasoner"
@@ -55,7 +58,7 @@ class LlmRejected(Exception):
 @dataclass
 class LlmOutcome:
     drafts: list[ProposalDraft]
-    proposer: dict[str, Any]
+    proposer: Proposer
     tokens: int = 0
     fallback_reason: str | None = None
 
@@ -85,19 +88,19 @@ def build_messages(ctx: TriageContext, catalog: ActionCatalog, annotations: dict
                                       "parameters": {p: s.type for p, s in spec.parameters.items()}}
                                for name, spec in catalog.actions.items()}, sort_keys=True)
     incident = ctx.incident
-    lines = [f"Incident {incident['id']} ({incident['severity']}), services: {', '.join(incident['services'])}.",
+    lines = [f"Incident {incident.id} ({incident.severity}), services: {', '.join(incident.services)}.",
              f"Likely root cause: {ctx.root_service or 'unknown'}.",
              f"Environment: {ctx.environment}, namespace: {ctx.namespace}.", "Alerts:"]
-    for alert in incident.get("alerts", []):
-        notes = annotations.get(alert["fingerprint"], {})
-        lines.append(f"- {alert['name']} on {alert['service']} ({alert['status']}), annotations: "
+    for alert in incident.alerts:
+        notes = annotations.get(alert.fingerprint, {})
+        lines.append(f"- {alert.name} on {alert.service} ({alert.status}), annotations: "
                      f"{_fence(json.dumps(notes, sort_keys=True))}")
     lines.append("Log templates:")
-    for evidence in incident.get("log_evidence", [])[:10]:
-        lines.append(f"- {evidence['service']} x{evidence['count']}: {_fence(evidence['template'])}")
+    for evidence in incident.log_evidence[:10]:
+        lines.append(f"- {evidence.service} x{evidence.count}: {_fence(evidence.template)}")
     lines.append("Spans:")
-    for span in incident.get("span_evidence", [])[:10]:
-        lines.append(f"- {span['kind']} {span['service']} {span['operation']}: {_fence(span.get('message') or '')}")
+    for span in incident.span_evidence[:10]:
+        lines.append(f"- {span.kind} {span.service} {span.operation}: {_fence(span.message or '')}")
     lines.append("Handbook documents retrieved:")
     for doc in ctx.documents[:5]:
         steps = "; ".join(f"{a.get('action')} {json.dumps(a.get('parameters') or {}, sort_keys=True)}"
@@ -140,8 +143,8 @@ class LlmReasoner:
         return drafts
 
     def propose(self, ctx: TriageContext, annotations: dict[str, dict[str, str]] | None = None) -> LlmOutcome:
-        incident_id = ctx.incident["id"]
-        proposer = {"kind": "llm", "name": f"{NAME}:{self.model}", "version": VERSION, "note": None}
+        incident_id = ctx.incident.id
+        proposer = Proposer(kind="llm", name=f"{NAME}:{self.model}", version=VERSION)
         reason = None
         spent = 0
         for attempt in range(1, self.max_attempts + 1):
@@ -170,7 +173,7 @@ class LlmReasoner:
             return LlmOutcome(drafts, proposer, spent)
         fallback = self.fallback.propose(ctx)
         note = f"fell back to {fallback_name()}: {reason}"
-        return LlmOutcome(fallback, {"kind": "reasoner", "name": "runbook-reasoner", "version": "1", "note": note},
+        return LlmOutcome(fallback, Proposer(kind="reasoner", name=RUNBOOK_NAME, version=RUNBOOK_VERSION, note=note),
                           spent, fallback_reason=reason)
 
 

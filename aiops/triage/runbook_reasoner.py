@@ -11,25 +11,26 @@ from typing import Any
 
 from aiops.core.catalog import ActionCatalog, InvalidAction, RiskClass
 from aiops.triage.context import ProposalDraft, RetrievedDocument, TriageContext
+from streams.output_records import EvidenceRef, Incident
 
 NAME = "runbook-reasoner"
 VERSION = "1"
 SERVICE_PARAMETERS = ("service", "deployment")
 
 
-def evidence_refs(incident: dict[str, Any], documents: list[RetrievedDocument]) -> list[dict[str, Any]]:
+def evidence_refs(incident: Incident, documents: list[RetrievedDocument]) -> list[EvidenceRef]:
     """References to the evidence a proposal rests on: alerts, log templates, spans, documents."""
-    refs: list[dict[str, Any]] = []
-    for alert in incident.get("alerts", [])[:5]:
-        refs.append({"kind": "alert", "ref": alert["fingerprint"], "summary": f"{alert['name']} on {alert['service']}"})
-    for log in incident.get("log_evidence", [])[:3]:
-        refs.append({"kind": "log_template", "ref": f"{log['service']}:{log['template_id']}",
-                     "summary": log["template"][:200]})
-    for span in incident.get("span_evidence", [])[:3]:
-        refs.append({"kind": "span", "ref": f"{span['trace_id']}:{span['span_id']}",
-                     "summary": f"{span['kind']} {span['service']} {span['operation']}"})
+    refs: list[EvidenceRef] = []
+    for alert in incident.alerts[:5]:
+        refs.append(EvidenceRef(kind="alert", ref=alert.fingerprint, summary=f"{alert.name} on {alert.service}"))
+    for log in incident.log_evidence[:3]:
+        refs.append(EvidenceRef(kind="log_template", ref=f"{log.service}:{log.template_id}",
+                                summary=log.template[:200]))
+    for span in incident.span_evidence[:3]:
+        refs.append(EvidenceRef(kind="span", ref=f"{span.trace_id}:{span.span_id}",
+                                summary=f"{span.kind} {span.service} {span.operation}"))
     for doc in documents[:3]:
-        refs.append({"kind": "document", "ref": doc.doc_id, "summary": f"{doc.kind}: {doc.title}"[:200]})
+        refs.append(EvidenceRef(kind="document", ref=doc.doc_id, summary=f"{doc.kind}: {doc.title}"[:200]))
     return refs
 
 
@@ -101,26 +102,28 @@ class RunbookReasoner:
         fit = (0.3 if root and root in runbook.services else 0.0) + (0.15 if runbook.score > 1.2 * runner_up else 0.0)
         confidence = round(min(0.95, 0.4 + fit), 2)
         drafts: list[ProposalDraft] = []
-        diagnosis = remediation = None
+        diagnosis: dict[str, Any] | None = None
+        remediation: dict[str, Any] | None = None
         for step in runbook.actions:
             action = step.get("action")
-            if action not in self.catalog:
+            if not isinstance(action, str) or action not in self.catalog:
                 continue  # a runbook naming an action outside the catalog is not followed
-            risk = self.catalog[action].risk_class
-            if risk == RiskClass.read_only and diagnosis is None:
+            read_only = self.catalog[action].risk_class == RiskClass.read_only
+            if read_only and diagnosis is None:
                 diagnosis = step
-            elif risk != RiskClass.read_only and remediation is None:
+            elif not read_only and remediation is None:
                 remediation = step
-        for step, why in ((diagnosis, "diagnosis step"), (remediation, "remediation")):
-            if step is None:
+        for chosen, why in ((diagnosis, "diagnosis step"), (remediation, "remediation")):
+            if chosen is None:
                 continue
+            step = chosen
             parameters = _complete(step.get("parameters") or {}, runbook, ctx, self.catalog, step["action"])
             try:
                 self.catalog.validate(step["action"], parameters)
             except InvalidAction:
                 continue
             when = f" ({step['when']})" if step.get("when") else ""
-            reason = ctx.incident["root_cause"]["reason"]
+            reason = ctx.incident.root_cause.reason
             cause = f"likely root cause {root}: {reason}" if root else "root cause unknown"
             drafts.append(ProposalDraft(
                 action=step["action"], parameters=parameters,
@@ -130,7 +133,7 @@ class RunbookReasoner:
             ))
         return drafts or self._diagnose_only(ctx, refs_all, f"runbook {runbook.doc_id} had no applicable action")
 
-    def _diagnose_only(self, ctx: TriageContext, refs: list[dict[str, Any]], why: str) -> list[ProposalDraft]:
+    def _diagnose_only(self, ctx: TriageContext, refs: list[EvidenceRef], why: str) -> list[ProposalDraft]:
         service = ctx.root_service or (ctx.services[0] if ctx.services else None)
         if service is None:
             return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from aiops.core.topics import LOGS, OTLP_LOGS, RAW_LOGS
 from streams.agents.normalizer import Normalizer, add_normalizer
 from streams.app import StreamContext
 from streams.ingest.logs import decode_log_line
@@ -15,10 +16,10 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     if settings.canonical_lines == "off":  # the condensers read the raw inputs themselves
         return
     add_normalizer(app, ctx, Normalizer(
-        name="normalize_log_lines", source="aiops.logs.raw", sink="aiops.logs", record="LogRecord",
+        name="normalize_log_lines", source=RAW_LOGS, sink=LOGS, record="LogRecord",
         decode=lambda value: [decode_log_line(value, settings)], key=lambda record: record.service,
     ))
     add_normalizer(app, ctx, Normalizer(
-        name="normalize_otlp_logs", source="otlp_logs", sink="aiops.logs", record="LogRecord",
+        name="normalize_otlp_logs", source=OTLP_LOGS, sink=LOGS, record="LogRecord",
         decode=lambda value: decode_logs(value, settings), key=lambda record: record.service,
     ))

@@ -40,6 +40,6 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         for stage in STAGES:
             threading.Thread(target=run, args=(stage,), name=f"condense-{stage}", daemon=True).start()
 
-    @app.on_before_shutdown.connect
-    async def stop_condensers(sender: faust.App, **_) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_condensers(sender: faust.App, **_: object) -> None:
         stop.set()

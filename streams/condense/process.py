@@ -15,12 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from aiops.core import metrics
-from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, dead_letter_topic
+from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, RawMessage, dead_letter_topic
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 
@@ -75,7 +75,7 @@ class CondenseLoop:
         self.group_id = group_id
         self.stats = FlushStats()
         self._offsets: dict[tuple[str, int], int] = {}  # consumed, not yet committed: next offset to read
-        self._dead: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self._dead: list[tuple[str, bytes | None, bytes | None, list[tuple[str, str | bytes | None]]]] = []
         self._pending_messages = 0
         self._in_counts: dict[str, int] = {}
         max_message = max(1_000_000, settings.ingest_max_message_bytes + DEAD_LETTER_HEADROOM)
@@ -130,12 +130,12 @@ class CondenseLoop:
                     raise CondenseError(f"state topic {self.state_topic} not read to its end within "
                                         f"{STATE_READ_TIMEOUT_S:.0f}s")
                 for message in reader.consume(10_000, timeout=0.5):
-                    if message.error() is None and message.key() is not None:
-                        name = message.key().decode()
-                        if message.value() is None:
-                            state.pop(name, None)
+                    key, value = message.key(), message.value()
+                    if message.error() is None and key is not None:
+                        if value is None:
+                            state.pop(key.decode(), None)
                         else:
-                            state[name] = message.value()
+                            state[key.decode()] = value
                 for position in reader.position([TopicPartition(self.state_topic, p) for p in list(ends)]):
                     if position.offset >= ends[position.partition]:
                         ends.pop(position.partition)
@@ -161,7 +161,7 @@ class CondenseLoop:
         finally:
             self.consumer.close()
 
-    def _take(self, messages: list) -> None:
+    def _take(self, messages: list[Any]) -> None:  # confluent_kafka.Message, whose stubs allow None everywhere
         if messages and self.stats.first_message_at is None:
             self.stats.first_message_at = time.perf_counter()
         add, kinds = self.stage.add, self.kinds
@@ -181,13 +181,12 @@ class CondenseLoop:
             counts[topic] = counts.get(topic, 0) + 1
         self._pending_messages += len(messages)
 
-    def _dead_letter(self, message, exc: BaseException) -> None:
+    def _dead_letter(self, message: Any, exc: BaseException) -> None:
         if not isinstance(exc, AiopsError | ValueError):
             log.error("unexpected %s on %s[%d]@%d, dead-lettered: %s", type(exc).__name__, message.topic(),
                       message.partition(), message.offset(), exc)
-        letter = DeadLetter(key=message.key(), value=message.value(), error=exc, topic=message.topic(),
-                            partition=message.partition(), offset=message.offset())
-        headers = letter.headers()
+        letter = DeadLetter.of(RawMessage.of_confluent(message), exc)
+        headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
         value = message.value()
         if value is not None and len(value) > self._max_dead_letter:
             headers.append((VALUE_DROPPED, f"{len(value)} bytes not copied: over the producer's limit".encode()))
@@ -207,10 +206,10 @@ class CondenseLoop:
             self.producer.begin_transaction()
             for key, value in records:
                 self._produce(self.output_topic, key, value)
-            for topic, key, value, headers in self._dead:
-                self._produce(topic, key, value, headers)
+            for topic, original_key, original, headers in self._dead:
+                self._produce(topic, original_key, original, headers)
             for name, blob in state:
-                self._produce(self.state_topic, name.encode(), blob)
+                self._produce(self.state_topic or "", name.encode(), blob)
             offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
             self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
             self.producer.commit_transaction(60)
@@ -232,7 +231,7 @@ class CondenseLoop:
         self._pending_messages = 0
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None,
-                 headers: list[tuple[str, bytes]] | None = None) -> None:
+                 headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value, headers=headers)

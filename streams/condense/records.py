@@ -7,7 +7,8 @@ Each flush is one Kafka transaction with the input offsets, so under read_commit
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import msgspec
 
@@ -97,3 +98,23 @@ def decode_condensed(data: bytes | None) -> CondensedRecord:
     if data is None:
         raise msgspec.ValidationError("empty condensed record")
     return _decoder.decode(data)
+
+
+class WrongRecordKindError(ValueError):
+    """A condensed record of another kind than the topic carries."""
+
+
+def decode_as(*kinds: type) -> Callable[[bytes | None], Any]:
+    """A decoder for a topic that carries only these kinds of condensed record (anything else raises)."""
+
+    def decode(data: bytes | None) -> Any:
+        try:
+            record = decode_condensed(data)
+        except msgspec.MsgspecError as exc:
+            raise WrongRecordKindError(f"not a condensed record: {exc}") from None
+        if not isinstance(record, kinds):
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise WrongRecordKindError(f"expected {wanted}, got {type(record).__name__}")
+        return record
+
+    return decode

@@ -134,16 +134,17 @@ class SpanCondenser:
                     if len(trace) != 16 or len(span_id) != 8 or not any(trace) or not any(span_id) \
                             or (parent and len(parent) != 8) or end < start:
                         return None
-                    peer = None
+                    named: dict[str, str] | None = None
                     for kv in span.attributes:
                         if kv.key in _PEER_KEYS:
-                            if peer is None:
-                                peer = {}
-                            peer[kv.key] = any_value_text(kv.value)
-                    if peer:
-                        peer = peer.get("peer.service") or (next((peer[n] for n in _PEER_ATTRIBUTES if peer.get(n)),
-                                                                 None) if span.kind == OtlpSpan.SPAN_KIND_CLIENT
-                                                            else None)
+                            if named is None:
+                                named = {}
+                            named[kv.key] = any_value_text(kv.value)
+                    peer = None
+                    if named:
+                        peer = named.get("peer.service") or (
+                            next((named[n] for n in _PEER_ATTRIBUTES if named.get(n)), None)
+                            if span.kind == OtlpSpan.SPAN_KIND_CLIENT else None)
                     error = span.status.code == OtlpStatus.STATUS_CODE_ERROR
                     views.append(SpanView(
                         scope, service, trace.hex(), span_id.hex(), parent.hex() if parent and any(parent) else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.settings import Settings
 from streams.condense.logs import LogCondenser
-from streams.condense.process import CondenseLoop, Input
+from streams.condense.process import CondenseLoop, Input, Stage
 
 STAGES = ("logs", "spans")
 
@@ -24,6 +24,7 @@ def build_loop(stage: str, settings: Settings, group_id: str | None = None) -> C
     """The loop of one stage (logs or spans) with its consumer group and transactional id."""
     schemas = SchemaSet.load(settings.schemas_dir)
     group = group_id or settings.topic(f"aiops-condense-{stage}")
+    core: Stage
     if stage == "logs":
         core = LogCondenser(settings, codec_for("LogRecord", settings.topic("aiops.logs"), settings, schemas))
         output, state = "aiops.logs.condensed", "aiops.condense.state"

@@ -14,8 +14,8 @@ from typing import Any
 
 from streams.condense.records import CallEdge, LogTemplateCount, OperationStats
 from streams.correlation.signals import EdgeSignal, LogSignal, SpanSignal
-from streams.logtemplates.rates import RateConfig, TemplateEvidence, TemplateRates
-from streams.records import severity_from_text
+from streams.logtemplates.rates import RateConfig, TemplateRates
+from streams.logtemplates.tracker import to_signal
 
 SIGNAL_COOLDOWN_S = 5.0  # event time between two signals about the same template
 MAX_TRACE_IDS = 5
@@ -66,20 +66,13 @@ class LogTemplateJudge:
             if event_ts - state.last_signal.get(evidence.template_id, float("-inf")) < SIGNAL_COOLDOWN_S:
                 continue
             state.last_signal[evidence.template_id] = event_ts
-            signals.append(_log_signal(evidence, state.trace_ids.get(evidence.template_id, [])))
+            signals.append(to_signal(evidence, state.trace_ids.get(evidence.template_id, [])))
         return signals
 
     def save(self, service: str) -> None:
         state = self._services.get(service)
         if state is not None:
             self.saved[service] = state.rates.to_dict()
-
-
-def _log_signal(evidence: TemplateEvidence, trace_ids: list[str]) -> LogSignal:
-    return LogSignal(service=evidence.service, template_id=evidence.template_id, template=evidence.template,
-                     level=evidence.level, severity=severity_from_text(evidence.level), count=evidence.count,
-                     baseline_per_min=evidence.baseline_per_min, reason=evidence.reason,
-                     examples=list(evidence.examples), trace_ids=trace_ids, event_time=evidence.window_end)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     AlertState,
@@ -30,6 +31,7 @@ from streams.correlation.incident import (
 )
 from streams.correlation.rootcause import rank_root_cause
 from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+from streams.records import Alert
 
 MAX_RECENT_PER_SERVICE = 30
 
@@ -61,10 +63,13 @@ class Tombstone:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A well-formed signal the correlator cannot place: dead-lettered with the reason."""
+    """A well-formed signal the correlator cannot place: dead-lettered with this error."""
 
-    error: str
-    reason: str
+    error: CorrelationRejection
+
+    @property
+    def reason(self) -> str:
+        return str(self.error)
 
 
 @dataclass
@@ -140,11 +145,9 @@ class Correlator:
     def _late(self, kind: str, when: datetime) -> Rejected:
         self._bump("late_events")
         high = float(self.t.counters.get("max_event_time", 0.0))
-        return Rejected(
-            "LateEventError",
+        return Rejected(LateEventError(
             f"{kind} event at {when.isoformat()} is {high - when.timestamp():.0f}s behind the latest event "
-            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s",
-        )
+            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s"))
 
     # --- entry point ------------------------------------------------------------------------------
     def handle(self, signal: Any, now: float) -> list[Output]:
@@ -165,7 +168,7 @@ class Correlator:
             return self.on_span(signal, now)
         if isinstance(signal, EdgeSignal):
             return self.on_edge(signal, now)
-        return [Rejected("UnknownSignal", f"unknown signal type {type(signal).__name__}")]
+        return [Rejected(UncorrelatedSignalError(f"unknown signal type {type(signal).__name__}"))]
 
     # --- alerts -----------------------------------------------------------------------------------
     def on_alert(self, signal: AlertSignal, now: float) -> list[Output]:
@@ -179,8 +182,8 @@ class Correlator:
         if alert.status == "resolved":
             if incident is not None:  # a repeat of a resolve we already applied
                 return []
-            return [Rejected("UnknownAlertError",
-                             f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing")]
+            return [Rejected(UncorrelatedSignalError(
+                f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing"))]
         if not self._observe_time(alert.starts_at):
             return [self._late(f"alert {alert.name}", alert.starts_at)]
 
@@ -203,7 +206,7 @@ class Correlator:
         outputs += self._update_alert(incident, alert, now)
         return outputs
 
-    def _update_alert(self, incident: IncidentState, alert, now: float) -> list[Output]:
+    def _update_alert(self, incident: IncidentState, alert: Alert, now: float) -> list[Output]:
         previous = incident.alerts.get(alert.fingerprint)
         if previous is not None and previous.status == alert.status and previous.starts_at == alert.starts_at \
                 and previous.ends_at == alert.ends_at:

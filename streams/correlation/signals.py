@@ -85,7 +85,7 @@ class SignalEnvelope(BaseModel):
 
 
 def encode_signal(signal: _Signal) -> bytes:
-    return SignalEnvelope(signal=signal).model_dump_json().encode()  # type: ignore[arg-type]
+    return SignalEnvelope(signal=signal).model_dump_json().encode()
 
 
 def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from streams.ingest.errors import IngestError
 from streams.ingest.json_input import json_type
@@ -35,7 +36,7 @@ def _where(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _what(error: dict[str, Any]) -> str:
+def _what(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _EXPECTED:
         what = _EXPECTED[kind]

@@ -13,6 +13,7 @@ from typing import Any
 from drain3.masking import LogMasker, MaskingInstruction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aiops.core.settings import Settings
 from streams.logtemplates.errors import MaskingConfigError
 
 # Masks are written <NAME>; drain3 derives its own wildcard from the same prefix and suffix: <*>.
@@ -150,7 +151,7 @@ class MaskingConfig(BaseModel):
         return cls(rules=tuple(rules))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> MaskingConfig:
+    def from_settings(cls, settings: Settings) -> MaskingConfig:
         """From `log_mask_rules` and `log_mask_disabled` of the settings object."""
         return cls.build(getattr(settings, "log_mask_rules", ()) or (),
                          getattr(settings, "log_mask_disabled", ()) or ())

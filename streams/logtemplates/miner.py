@@ -20,6 +20,7 @@ from drain3.drain import LogCluster, LogClusterCache, Node
 from drain3.template_miner_config import TemplateMinerConfig
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops.core.settings import Settings
 from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.masking import MASK_PREFIX, MASK_SUFFIX, MaskingConfig
 
@@ -53,7 +54,7 @@ class MinerConfig(BaseModel):
     masking: MaskingConfig = Field(default_factory=MaskingConfig)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> MinerConfig:
+    def from_settings(cls, settings: Settings) -> MinerConfig:
         """From the `log_template_*` and `log_mask_*` fields of the settings object."""
         return cls(
             sim_th=settings.log_template_sim_th,

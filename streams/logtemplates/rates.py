@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aiops.core.settings import Settings
 from streams.logtemplates.errors import SnapshotError
 from streams.records import Severity, severity_from_text, utc
 
@@ -49,7 +50,7 @@ class RateConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Any) -> RateConfig:
+    def from_settings(cls, settings: Settings) -> RateConfig:
         """From the `log_rate_*` fields of the settings object."""
         return cls(
             bucket_s=settings.log_rate_bucket_s,

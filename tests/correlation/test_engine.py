@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streams.correlation.engine import CorrelationConfig, Correlator, Rejected, Snapshot, Tables, Tombstone
+from streams.correlation.errors import LateEventError
 from streams.correlation.signals import AlertSignal, TickSignal
 from tests.correlation.builders import CASCADE_EDGES, alert, at, cascade, edges, error_span, log_surge
 
@@ -96,7 +97,7 @@ def test_late_event_inside_lateness_joins_and_beyond_is_reported():
     assert len(incidents) == 1
     assert next(iter(incidents.values()))["services"] == ["orders-api", "orders-db"]
     late = [o for o in outputs if isinstance(o, Rejected)]
-    assert len(late) == 1 and late[0].error == "LateEventError" and "allowed lateness is 120s" in late[0].reason
+    assert len(late) == 1 and isinstance(late[0].error, LateEventError) and "allowed lateness is 120s" in late[0].reason
     assert correlator.late_events == 1
 
 

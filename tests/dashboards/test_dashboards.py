@@ -132,7 +132,8 @@ def test_the_expression_reader():
 
 def test_incident_tables_read_feed_endpoints_and_fields():
     # Each Infinity column selects a field the feed really serves for that endpoint.
-    rows = {view.endpoint: view.to_row(getattr(samples, view.record.lower())()) for view in VIEWS}
+    rows = {view.endpoint: view.to_row(view.record.from_avro(getattr(samples, view.record.__name__.lower())()))
+            for view in VIEWS}
     tables = [panel for dash in LOADED.values() for panel in panels(dash) if panel["type"] == "table"]
     assert {panel["targets"][0]["url"] for panel in tables} == {f"/{endpoint}" for endpoint in rows}
     for panel in tables:

@@ -105,7 +105,10 @@ def test_demo_runs_end_to_end_and_every_dashboard_metric_moves(services, tmp_pat
     assert len(llm.requests) >= 2
 
     exported = [m for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")]
-    assert len(exported) == 13
+    assert len(exported) == 14
+    # Moves only when a read-only follower meets a record it cannot decode, which the demo's topics never hold
+    # (tests/unit/test_deadletter.py counts it).
+    exported = [m for m in exported if m is not metrics.RECORDS_SKIPPED]
     for metric in exported:
         for name in sample_names(metric):
             values = scraper.seen.get(name)

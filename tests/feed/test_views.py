@@ -11,6 +11,7 @@ from aiops.core.settings import Settings
 from aiops.feed.consumer import OutputFollower
 from aiops.feed.store import FeedStore, LatestRecords
 from aiops.feed.views import VIEWS, decision_row, incident_row, proposal_row, rfc3339
+from streams.output_records import Decision, Execution, Incident, Proposal
 from tests import samples
 
 VIEW = {view.endpoint: view for view in VIEWS}
@@ -23,7 +24,7 @@ def test_rfc3339_is_utc_with_milliseconds():
 
 
 def test_incident_row_is_flat():
-    row = incident_row(samples.incident())
+    row = incident_row(Incident.from_avro(samples.incident()))
     assert row["root_cause_service"] == "orders-db"
     assert row["services"] == "orders-db, orders-api, web-frontend"
     assert row["alerts"] == "PostgresConnectionsNearLimit (orders-db, firing)"
@@ -33,23 +34,25 @@ def test_incident_row_is_flat():
 
 
 def test_proposal_and_decision_rows():
-    proposal = proposal_row(samples.proposal())
+    proposal = proposal_row(Proposal.from_avro(samples.proposal()))
     assert proposal["target"] == "prod/shop/orders-api"
     assert proposal["proposer"] == "reasoner: runbook-reasoner 1"
-    decision = decision_row(samples.decision())
+    decision = decision_row(Decision.from_avro(samples.decision()))
     assert decision["outcome"] == "deny" and decision["allow"] is False
     assert decision["reasons"] == "state_changing action needs 1 approval, has 0"
     assert decision["approvals_considered"] == 1 and decision["approvals_counted"] == 0
-    allowed = decision_row({**samples.decision(), "allow": True, "latency_ms": float("nan")})
+    allowed = decision_row(Decision.from_avro({**samples.decision(), "allow": True, "latency_ms": float("nan")}))
     assert allowed["outcome"] == "allow" and allowed["latency_ms"] is None
 
 
 def test_incidents_keep_the_highest_version():
     store = FeedStore(capacity=10)
+    statuses = {1: "open", 2: "updated", 3: "resolved"}
     for version in (1, 3, 2):
-        store.add(VIEW["incidents"], {**samples.incident(), "version": version, "status": f"v{version}"})
+        store.add(VIEW["incidents"], Incident.from_avro({**samples.incident(), "version": version,
+                                                         "status": statuses[version]}))
     rows = store.rows("incidents")
-    assert [(r["version"], r["status"]) for r in rows] == [(3, "v3")]
+    assert [(r["version"], r["status"]) for r in rows] == [(3, "resolved")]
     assert store.stale_versions["incidents"] == 1
 
 
@@ -69,8 +72,8 @@ def test_newest_first_and_bounded():
 def test_same_id_again_replaces_instead_of_duplicating():
     store = FeedStore(capacity=10)
     execution = samples.execution()
-    store.add(VIEW["executions"], {**execution, "status": "started"})
-    store.add(VIEW["executions"], {**execution, "status": "succeeded"})
+    store.add(VIEW["executions"], Execution.from_avro({**execution, "status": "started"}))
+    store.add(VIEW["executions"], Execution.from_avro({**execution, "status": "succeeded"}))
     assert [r["status"] for r in store.rows("executions")] == ["succeeded"]
 
 

@@ -7,6 +7,7 @@ import base64
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -19,12 +20,14 @@ from aiops.gatekeeper.binding import action_hash, canonical_action
 from aiops.gatekeeper.errors import KeyStoreError, TokenError
 from aiops.gatekeeper.keys import KeyStore, add_to_policy_data
 from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
-from aiops.gatekeeper.records import decode_approval, policy_input, rfc3339
+from aiops.gatekeeper.records import decode_approval, policy_input
+from aiops.gatekeeper.times import from_ms, rfc3339
 from aiops.gatekeeper.tokens import inspect, sign_approval
 from connectors.executors import ExecutionRequest, ExecutorError, OutcomeUnknown
 from connectors.executors.dry_run import DryRunExecutor
 from connectors.executors.platform_ctl import PlatformCtlExecutor
 from connectors.executors.webhook import WebhookExecutor
+from streams.output_records import Proposal
 from tests.gatekeeper.doubles import free_port
 
 POLICY_DATA = json.loads((PROJECT_ROOT / "policy" / "data.json").read_text())["aiops"]
@@ -205,20 +208,32 @@ actions:
 
 # --- ledger and records --------------------------------------------------------------------------
 
+def proposal(**overrides: Any) -> Proposal:
+    return Proposal.model_validate({
+        "id": "P1", "incident_id": "I1", "action": "restart_deployment",
+        "parameters": {"deployment": "a", "replicas": 3, "force": False, "ratio": 0.5, "note": None},
+        "risk_class": "read_only", "target": {"environment": "prod", "namespace": "n", "service": "a"},
+        "blast_radius": 3, "rationale": "r", "evidence": [{"kind": "alert", "ref": "fp"}], "confidence": 0.4,
+        "proposer": {"kind": "llm", "name": "m", "version": "1"}, "requested_by": None,
+        "created_at": from_ms(1_795_689_000_000), "expires_at": from_ms(1_795_692_600_123),
+        "idempotency_key": "I1:P1", **overrides})
+
+
 def test_ledger_entry_round_trips():
-    state = ProposalState("P1", 2, proposal={"id": "P1", "expires_at": 5}, status="executing",
+    state = ProposalState("P1", 2, proposal=proposal(), status="executing",
                           approvals=[ApprovalEntry("P1", "approve", "t", "cli", 1, jti="j1")],
                           retry=RetryEntry(1, 10, "OPA unreachable"),
                           execution=ExecutionEntry("e", "d", "k", "platform-ctl", 1, "started", 3, "{}"))
     assert ProposalState.from_json(state.to_json()) == state
     assert state.seen_jtis() == {"j1"}
+    # The ledger keeps the proposal as JSON with epoch-millisecond times, exactly.
+    shown = json.loads(state.to_json())["proposal"]
+    assert shown["expires_at"] == 1_795_692_600_123 and shown["parameters"]["replicas"] == 3
+    assert ProposalState.from_json(state.to_json()).expires_at_ms == 1_795_692_600_123
 
 
 def test_policy_input_follows_the_policy_contract():
-    proposal = {"id": "P1", "incident_id": "I1", "action": "restart_deployment", "parameters": {"deployment": "a"},
-                "risk_class": "read_only", "target": {}, "proposer": {"kind": "llm", "name": "m", "version": "1"},
-                "requested_by": None, "created_at": 1_795_689_000_000, "expires_at": 1_795_692_600_123}
-    document = policy_input(proposal, action_hash="h", target={"environment": "prod", "namespace": "n",
+    document = policy_input(proposal(), action_hash="h", target={"environment": "prod", "namespace": "n",
                                                                 "service": "a"},
                             blast_radius=3, approvals=[ApprovalEntry("P1", "approve", "t", "cli", 1_795_689_000_000)],
                             now_ns=7, recent_executions=2)

@@ -13,9 +13,15 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from aiops.core.avro import SingleObjectCodec
-from aiops.core.deadletter import ERROR_CLASS, ERROR_MESSAGE, ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
+from aiops.core.deadletter import (
+    ERROR_CLASS,
+    ERROR_MESSAGE,
+    ORIGINAL_OFFSET,
+    ORIGINAL_PARTITION,
+    ORIGINAL_TOPIC,
+    VALUE_DROPPED,
+)
 from aiops.core.settings import Settings
-from streams.agents._deadletters import VALUE_DROPPED
 from streams.ingest import decode_logs, decode_spans
 from streams.ingest.otlp import to_otlp_json
 from streams.records import Alert, LogRecord, Severity, Span

@@ -24,7 +24,15 @@ CONFLUENT_MAGIC = b"\x00"
 class AvroCodec(Protocol):
     def encode(self, record: dict[str, Any]) -> bytes: ...
 
-    def decode(self, data: bytes) -> dict[str, Any]: ...
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        """The record; SerializationError for anything else, a null value (a tombstone) included."""
+        ...
+
+
+def _no_value(data: bytes | None, reader: AvroSchema) -> bytes:
+    if data is None:
+        raise SerializationError(f"no value (a tombstone) where a {reader.full_name} record was expected")
+    return data
 
 
 def _write(schema: AvroSchema, record: dict[str, Any]) -> bytes:
@@ -69,7 +77,8 @@ class SingleObjectCodec:
     def encode(self, record: dict[str, Any]) -> bytes:
         return SINGLE_OBJECT_MAGIC + self.reader.fingerprint + _write(self.reader, record)
 
-    def decode(self, data: bytes) -> dict[str, Any]:
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        data = _no_value(data, self.reader)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise SerializationError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -124,8 +133,8 @@ class ConfluentCodec:
             self._writers[schema_id] = AvroSchema.from_dict(json.loads(schema.schema_str))
         return self._writers[schema_id]
 
-    def decode(self, data: bytes) -> dict[str, Any]:
-        data = bytes(data)
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        data = bytes(_no_value(data, self.reader))
         if len(data) < 5 or data[:1] != CONFLUENT_MAGIC:
             raise SerializationError(
                 f"not a Confluent-framed Avro message (expected magic 00 and a 4-byte schema id, "

@@ -1,0 +1,201 @@
+"""The records after correlation, typed: Incident, Proposal, Decision and Execution, validated with pydantic.
+
+Their Avro contracts are in schemas/ (incident.avsc, proposal.avsc, decision.avsc, execution.avsc), field for
+field; nested records carry their Avro names. Like the canonical records (streams/records.py), `to_avro()`
+gives the dict the Avro codec writes and `from_avro()` reads one back; timestamps are aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aiops.core.catalog import ParameterValue, RiskClass
+from streams.records import CanonicalRecord, Severity, utc
+
+
+class _Part(BaseModel):
+    """A nested record."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- Incident (aiops.incidents) -------------------------------------------------------------------
+
+class IncidentStatus(StrEnum):
+    open = "open"
+    updated = "updated"
+    resolved = "resolved"
+
+
+class RootCauseCandidate(_Part):
+    service: str
+    score: float
+    reason: str
+
+
+class RootCause(_Part):
+    service: str | None = None
+    reason: str
+    candidates: list[RootCauseCandidate] = Field(default_factory=list)
+
+
+class AlertRef(_Part):
+    fingerprint: str
+    name: str
+    service: str
+    status: Literal["firing", "resolved"]
+    severity: Severity
+    starts_at: datetime
+    ends_at: datetime | None = None
+
+
+class LogTemplateEvidence(_Part):
+    service: str
+    template_id: str
+    template: str
+    level: str
+    count: int
+    baseline_per_min: float | None = None
+    reason: str  # surge against its baseline, or new at error level
+    examples: list[str] = Field(default_factory=list)
+
+
+class SpanEvidence(_Part):
+    trace_id: str
+    span_id: str
+    service: str
+    operation: str
+    kind: Literal["error", "slow"]
+    duration_ms: float
+    baseline_ms: float | None = None
+    message: str | None = None
+
+
+class SimilarDocument(_Part):
+    doc_id: str
+    kind: str  # postmortem, runbook, note or incident
+    title: str
+    score: float
+
+
+class Incident(CanonicalRecord):
+    """An incident snapshot, keyed by id on the compacted aiops.incidents topic."""
+
+    id: str
+    version: int
+    status: IncidentStatus
+    title: str
+    severity: Severity = Severity.unknown
+    services: list[str]
+    root_cause: RootCause
+    alerts: list[AlertRef]
+    log_evidence: list[LogTemplateEvidence] = Field(default_factory=list)
+    span_evidence: list[SpanEvidence] = Field(default_factory=list)
+    similar_incidents: list[SimilarDocument] = Field(default_factory=list)
+    window_start: datetime
+    window_end: datetime
+    updated_at: datetime
+
+    _utc = field_validator("window_start", "window_end", "updated_at")(classmethod(lambda cls, v: utc(v)))
+
+
+# --- Proposal (aiops.proposals) -------------------------------------------------------------------
+
+class Target(_Part):
+    environment: str
+    namespace: str
+    service: str
+
+
+class EvidenceRef(_Part):
+    kind: Literal["alert", "log_template", "span", "document"]
+    ref: str
+    summary: str | None = None
+
+
+class Proposer(_Part):
+    kind: Literal["llm", "reasoner", "human"]
+    name: str
+    version: str
+    note: str | None = None  # e.g. why the LLM fell back
+
+
+class Proposal(CanonicalRecord):
+    """A proposed action from the action catalog, for the gatekeeper to decide on."""
+
+    id: str
+    incident_id: str
+    action: str  # a name from the action catalog
+    parameters: dict[str, ParameterValue]
+    target: Target
+    risk_class: RiskClass
+    blast_radius: int  # estimated number of things affected (pods, users, ...)
+    rationale: str
+    evidence: list[EvidenceRef]
+    confidence: float
+    proposer: Proposer
+    requested_by: str | None = None
+    created_at: datetime
+    expires_at: datetime
+    idempotency_key: str
+
+    _utc = field_validator("created_at", "expires_at")(classmethod(lambda cls, v: utc(v)))
+
+
+# --- Decision (aiops.decisions) and Execution (aiops.executions) ----------------------------------
+
+class ApprovalConsidered(_Part):
+    decision: str
+    source: str
+    approver: str | None = None
+    counted: bool
+    reason: str | None = None
+
+
+class Decision(CanonicalRecord):
+    """One gatekeeper evaluation of a proposal, with OPA's decision id and reasons."""
+
+    id: str
+    proposal_id: str
+    opa_decision_id: str | None = None
+    allow: bool
+    reasons: list[str]
+    approvals_considered: list[ApprovalConsidered] = Field(default_factory=list)
+    policy_revision: str | None = None
+    trigger: str  # proposal, approval, expiry or retry
+    evaluated_at: datetime
+    latency_ms: float
+
+    _utc = field_validator("evaluated_at")(classmethod(lambda cls, v: utc(v)))
+
+
+class ExecutionStatus(StrEnum):
+    started = "started"
+    succeeded = "succeeded"
+    failed = "failed"
+    skipped_duplicate = "skipped_duplicate"
+
+
+class Execution(CanonicalRecord):
+    """One execution attempt of an allowed proposal and its result."""
+
+    id: str
+    proposal_id: str
+    decision_id: str
+    idempotency_key: str
+    executor: str  # platform-ctl, webhook or dry-run
+    action: str
+    request: str  # the request sent, as JSON
+    response: str | None = None
+    status: ExecutionStatus
+    error: str | None = None
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+
+    _utc = field_validator("started_at", "finished_at")(classmethod(lambda cls, v: None if v is None else utc(v)))

@@ -1,0 +1,89 @@
+"""The topics of the Faust agents: declared by catalog name, read through the one decode → dead-letter path.
+
+Every topic is declared with `raw_topic` (keys and values as bytes; the codecs are the project's own). A topic
+an agent consumes is an `Input`: its decoder and its `<topic>.dlq` go with it, and `decoded(stream)` yields only
+what decoded, after each message that did not went to the dead-letter topic with the error in headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import faust
+
+from aiops.core.deadletter import (
+    ConsumedMessage,
+    DeadLetter,
+    Headers,
+    dead_letter_topic,
+    decode_or_letter,
+    send_dead_letter,
+)
+from aiops.core.topics import SIGNALS
+from streams.app import StreamContext
+from streams.correlation.signals import Signal, encode_signal
+
+T = TypeVar("T")
+
+# One correlation scope: every signal has this key, so aiops.signals (one partition) is read in order by one
+# worker at a time (README "Scaling").
+SIGNAL_SCOPE = b"all"
+
+
+def raw_topic(app: faust.App, ctx: StreamContext, name: str, **options: Any) -> faust.TopicT:
+    """The one way an agent declares a topic: the catalog name with the configured prefix, raw bytes."""
+    return app.topic(ctx.topic(name), key_serializer="raw", value_serializer="raw", **options)
+
+
+@dataclass(frozen=True)
+class Input(Generic[T]):
+    """A topic an agent consumes, how its values decode, and its dead-letter topic."""
+
+    topic: faust.TopicT
+    decode: Callable[[bytes | None], T]
+    dead_letters: faust.TopicT
+
+    @classmethod
+    def declare(cls, app: faust.App, ctx: StreamContext, name: str, decode: Callable[[bytes | None], T],
+                **options: Any) -> Input[T]:
+        return cls(raw_topic(app, ctx, name, **options), decode,
+                   raw_topic(app, ctx, dead_letter_topic(name)))
+
+    async def decoded(self, stream: faust.StreamT) -> AsyncIterator[tuple[ConsumedMessage, T]]:
+        """Each message that decodes, with its value; the others are dead-lettered on the way.
+
+        An offset is acknowledged when the next message is asked for, so a message is handled (sent on, or
+        dead-lettered) before its offset can be committed.
+        """
+        async for event in stream.events():
+            result = decode_or_letter(self.decode, event.message)
+            if isinstance(result, DeadLetter):
+                await self.dead_letter(result)
+            else:
+                yield event.message, result
+
+    async def reject(self, message: ConsumedMessage, error: BaseException) -> None:
+        """Dead-letter a message that decoded but cannot be processed (e.g. a signal too late to correlate)."""
+        await self.dead_letter(DeadLetter.of(message, error))
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        async def send(letter: DeadLetter, value: bytes | None, headers: Headers) -> None:
+            await self.dead_letters.send(key=letter.key, value=value, headers=headers)
+
+        await send_dead_letter(letter, send)
+
+
+@dataclass(frozen=True)
+class SignalsTopic:
+    """aiops.signals, what the per-service stages tell the correlator: one partition, one key."""
+
+    topic: faust.TopicT
+
+    @classmethod
+    def declare(cls, app: faust.App, ctx: StreamContext) -> SignalsTopic:
+        return cls(raw_topic(app, ctx, SIGNALS, partitions=1))
+
+    async def send(self, signal: Signal, scope: str = "") -> None:
+        await self.topic.send(key=scope.encode() if scope else SIGNAL_SCOPE, value=encode_signal(signal))
