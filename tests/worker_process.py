@@ -16,17 +16,19 @@ AIOPS = str(Path(sys.executable).parent / "aiops")
 
 
 class WorkerProcess:
-    def __init__(self, bootstrap: str, groups: list[str], log_dir: Path, env: dict[str, str] | None = None):
-        self.prefix = f"t-{uuid.uuid4().hex[:8]}."
+    def __init__(self, bootstrap: str, groups: list[str], log_dir: Path, env: dict[str, str] | None = None,
+                 prefix: str | None = None, partitions: int = 1, name: str = "worker"):
+        self.prefix = prefix or f"t-{uuid.uuid4().hex[:8]}."
+        self.name = name
         self.env = {
             **os.environ,
             "AIOPS_KAFKA_BOOTSTRAP": bootstrap,
             "AIOPS_TOPIC_PREFIX": self.prefix,
-            "AIOPS_DEFAULT_PARTITIONS": "1",
+            "AIOPS_DEFAULT_PARTITIONS": str(partitions),
             "AIOPS_WORKER_METRICS_PORT": "0",  # several workers may run at once; a test that wants metrics sets one
             **(env or {}),
         }
-        self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=1)
+        self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=partitions)
         self.groups = groups
         self.log_dir = log_dir
         self.proc: subprocess.Popen | None = None
@@ -38,7 +40,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.log_dir / f"{self.name}-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         args = [AIOPS, "worker", "--loglevel", "warn"]
         for group in self.groups:
             args += ["--agent", group]
@@ -65,4 +67,5 @@ class WorkerProcess:
                 self.kill()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+        return "\n".join(p.read_text(errors="replace")[-4000:]
+                         for p in sorted(self.log_dir.glob(f"{self.name}-*.log")))

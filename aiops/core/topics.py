@@ -70,8 +70,7 @@ OUTPUTS = (
     # Internal: the log condenser's template miners, one record per service, saved with each flush.
     TopicSpec(CONDENSE_STATE, key="service", value="drain3 miner snapshot (zlib JSON, internal)",
               cleanup_policy="compact", partitions=1),
-    TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
-              partitions=1),
+    TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)"),
     TopicSpec(INCIDENTS, key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
     TopicSpec(PROPOSALS, key="proposal id", value="Proposal (Avro)"),
     TopicSpec(DECISIONS, key="proposal id", value="Decision (Avro)"),

@@ -9,7 +9,6 @@ hands out the records of everything added since the last drain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -28,6 +27,7 @@ from streams.ingest.times import from_epoch_number, parse_event_time
 from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
 from streams.records import LogRecord, Severity, severity_from_text
+from streams.scopes import scope_from, scope_of
 
 RANK = {Severity.unknown: 0, Severity.info: 1, Severity.warning: 2, Severity.error: 3, Severity.critical: 4}
 SEVERITY_OF_RANK = {rank: severity.value for severity, rank in RANK.items()}
@@ -56,11 +56,6 @@ class _Count:
         self.first = self.last = line.time
         self.examples: list[str] = []
         self.trace_ids: list[str] = []
-
-
-def scope_of(values: Iterable[Any]) -> str:
-    """The correlation scope: the scope labels' values joined with '/', '' for the one default scope."""
-    return "/".join("" if v is None else str(v) for v in values)
 
 
 class LogCondenser:
@@ -162,8 +157,7 @@ class LogCondenser:
         return "" if found is None else _text(found[1])
 
     def _from_record(self, record: LogRecord) -> LogLine:
-        scope = scope_of(record.attributes.get(label, "") for label in self.scope_labels) if self.scope_labels \
-            else ""
+        scope = scope_from(record.attributes, self.scope_labels)
         return LogLine(record.service, record.time.timestamp(), record.level, RANK[record.severity], record.message,
                        record.trace_id, scope)
 

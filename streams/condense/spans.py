@@ -19,12 +19,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
 from aiops.core.avro import AvroCodec
 from aiops.core.settings import Settings
-from streams.condense.logs import scope_of
 from streams.condense.records import MAX_EXEMPLARS, CallEdge, OperationStats, SpanExemplar, encode_condensed
 from streams.condense.sketch import new_sketch, sketch_to_dict
 from streams.ingest.errors import IngestError
 from streams.ingest.otlp import _PEER_ATTRIBUTES, any_value_text, attributes_text, decode_spans, detect_encoding
 from streams.records import Span, SpanKind
+from streams.scopes import scope_from
 
 MAX_TRACES = 20_000  # traces whose span → service map is kept, to learn edges across requests
 SLOW_EXEMPLARS = 3
@@ -99,7 +99,7 @@ class SpanCondenser:
         return len(views)
 
     def _scope_from(self, attributes: dict[str, str]) -> str:
-        return scope_of(attributes.get(label, "") for label in self.scope_labels) if self.scope_labels else ""
+        return scope_from(attributes, self.scope_labels)
 
     def _view(self, span: Span, scope: str) -> SpanView:
         return SpanView(scope, span.service, span.trace_id, span.span_id, span.parent_span_id, span.name,

@@ -122,8 +122,3 @@ class OperationBaselines:
 def edge_signal(edge: CallEdge) -> EdgeSignal:
     return EdgeSignal(caller=edge.caller, callee=edge.callee, calls=edge.calls, errors=edge.errors,
                       event_time=_when(edge.bucket_start))
-
-
-def signal_key(scope: str) -> bytes:
-    """The Kafka key of a signal on aiops.signals: its correlation scope ('all' for the one default scope)."""
-    return (scope or "all").encode()
