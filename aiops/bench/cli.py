@@ -82,3 +82,25 @@ def spans(
         typer.echo(json.dumps(result.as_dict()))
         return
     _print_condense(result, "spans")
+
+
+@bench_app.command("memory")
+def memory(
+    docs: int = typer.Option(100_000, min=100, help="past incidents in the store"),
+    queries: int = typer.Option(300, min=10, help="top-5 searches timed"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Top-5 retrieval latency (Milvus Lite, BM25) at N documents vs a small store, same queries."""
+    from aiops.bench.memory import run
+
+    result = run(docs, queries, Settings().state_dir)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("store", "top-5 p50 ms", "top-5 p99 ms", title=f"aiops bench memory ({result.queries} queries)")
+    table.add_row(f"baseline: {result.baseline_docs} documents", f"{result.baseline_top5_p50_ms}",
+                  f"{result.baseline_top5_p99_ms}")
+    table.add_row(f"{result.docs:,} documents (inserted at {result.insert_docs_per_s:,.0f}/s)",
+                  f"{result.top5_p50_ms}", f"{result.top5_p99_ms}")
+    console.print(table)
+    console.print(f"p99 at {result.docs:,} / p99 at {result.baseline_docs} = [bold]{result.ratio:.2f}x[/]")
