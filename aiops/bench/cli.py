@@ -104,3 +104,25 @@ def memory(
                   f"{result.top5_p50_ms}", f"{result.top5_p99_ms}")
     console.print(table)
     console.print(f"p99 at {result.docs:,} / p99 at {result.baseline_docs} = [bold]{result.ratio:.2f}x[/]")
+
+
+@bench_app.command("gate")
+def gate(
+    rate: float = typer.Option(100.0, min=1, help="decisions per second asked for"),
+    seconds: float = typer.Option(10.0, min=1, help="how long to ask at that rate"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Gate decisions (policy input → the real OPA) at a paced rate: latency p50/p99 and the most per second."""
+    from aiops.bench.gate import run
+
+    result = run(Settings(), rate, seconds)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("measure", "p50 ms", "p99 ms", title=f"aiops bench gate ({result.decisions} decisions at "
+                  f"{result.rate_per_s:g}/s, {result.allowed} allowed)")
+    table.add_row("baseline: GET /health on the same OPA", f"{result.baseline_p50_ms}", f"{result.baseline_p99_ms}")
+    table.add_row("gate decision (data.aiops.gate.decision)", f"{result.decision_p50_ms}", f"{result.decision_p99_ms}")
+    console.print(table)
+    console.print(f"decision p99 / round-trip p99 = [bold]{result.ratio:.1f}x[/]; one client back to back: "
+                  f"{result.max_decisions_per_s:,.0f} decisions/s")
