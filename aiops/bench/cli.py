@@ -126,3 +126,26 @@ def gate(
     console.print(table)
     console.print(f"decision p99 / round-trip p99 = [bold]{result.ratio:.1f}x[/]; one client back to back: "
                   f"{result.max_decisions_per_s:,.0f} decisions/s")
+
+
+@bench_app.command("e2e")
+def e2e(
+    alerts: int = typer.Option(30, min=2, help="alerts timed under load (a third as many idle first)"),
+    lines_per_s: int = typer.Option(10_000, min=0, help="background JSON log lines per second"),
+    spans_per_s: int = typer.Option(2_000, min=0, help="background spans per second (OTLP, 50 per request)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Alert → proposal latency through the whole pipeline, idle and under a background load."""
+    from aiops.bench.e2e import run
+
+    result = run(Settings(), alerts, lines_per_s, spans_per_s)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("measure", "p50 ms", "p99 ms", title=f"aiops bench e2e ({result.proposals} of {result.alerts} "
+                  "alerts got a proposal)")
+    table.add_row("baseline: idle", f"{result.idle_p50_ms}", f"{result.idle_p99_ms}")
+    table.add_row(f"under {result.load_lines_per_s:,.0f} lines/s and {result.load_spans_per_s:,.0f} spans/s",
+                  f"{result.alert_to_proposal_p50_ms}", f"{result.alert_to_proposal_p99_ms}")
+    console.print(table)
+    console.print(f"p99 under load / idle = [bold]{result.ratio:.2f}x[/]")

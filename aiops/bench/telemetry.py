@@ -20,10 +20,11 @@ LINE_SHAPES = [
 ]
 
 
-def log_lines(count: int, seed: int = 7) -> list[bytes]:
-    """`count` Vector-style JSON lines over the last five minutes, ten services, eight shapes each."""
+def log_lines(count: int, seed: int = 7, start: float | None = None) -> list[bytes]:
+    """`count` Vector-style JSON lines a millisecond apart from `start` (default: five minutes ago), ten
+    services, eight shapes each."""
     rng = random.Random(seed)  # noqa: S311 - synthetic telemetry, reproducible by seed
-    now = time.time() - 300
+    now = time.time() - 300 if start is None else start
     lines = []
     for i in range(count):
         service = SERVICES[i % len(SERVICES)]
@@ -40,11 +41,11 @@ def log_lines(count: int, seed: int = 7) -> list[bytes]:
     return lines
 
 
-def trace_requests(spans: int, per_request: int = 50, seed: int = 11) -> list[bytes]:
+def trace_requests(spans: int, per_request: int = 50, seed: int = 11, start: float | None = None) -> list[bytes]:
     """OTLP ExportTraceServiceRequests (protobuf) of `per_request` spans each: call chains through the shop,
-    server and client spans, about 2% errors."""
+    server and client spans, about 2% errors; from `start` (epoch seconds; default five minutes ago)."""
     rng = random.Random(seed)  # noqa: S311 - synthetic telemetry, reproducible by seed
-    start_ns = int((time.time() - 300) * 1e9)
+    start_ns = int((time.time() - 300 if start is None else start) * 1e9)
     requests = []
     made = 0
     while made < spans:
@@ -85,3 +86,9 @@ def trace_requests(spans: int, per_request: int = 50, seed: int = 11) -> list[by
             resource_spans.scope_spans.add().spans.extend(service_spans)
         requests.append(request.SerializeToString())
     return requests
+
+
+def line_templates(count: int, seed: int = 13) -> list[bytes]:
+    """JSON lines like `log_lines`, with a `@@TS@@` placeholder for the time, to stamp at send time."""
+    placeholder = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(0))
+    return [line.replace(placeholder.encode(), b"@@TS@@", 1) for line in log_lines(count, seed, start=0.0)]
