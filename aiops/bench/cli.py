@@ -149,3 +149,27 @@ def e2e(
                   f"{result.alert_to_proposal_p50_ms}", f"{result.alert_to_proposal_p99_ms}")
     console.print(table)
     console.print(f"p99 under load / idle = [bold]{result.ratio:.2f}x[/]")
+
+
+@bench_app.command("soak")
+def soak(
+    minutes: float = typer.Option(10.0, min=0.5, help="how long the load runs (after a 30 s warm-up)"),
+    lines_per_s: int = typer.Option(10_000, min=0, help="background JSON log lines per second"),
+    spans_per_s: int = typer.Option(2_000, min=0, help="background spans per second"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON (with every sample)"),
+) -> None:
+    """Worker and condenser RSS at start and end, and consumer lag over time, under a steady load."""
+    from aiops.bench.soak import run
+
+    result = run(Settings(), minutes, lines_per_s, spans_per_s)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    table = Table("process", "RSS start MB", "RSS end MB", title=f"aiops bench soak ({result.minutes:g} min at "
+                  f"{result.lines_per_s:,.0f} lines/s and {result.spans_per_s:,.0f} spans/s)")
+    for name, start in result.rss_start_mb.items():
+        table.add_row(name, f"{start}", f"{result.rss_end_mb[name]}")
+    console.print(table)
+    console.print(f"lag: max {result.lag_max:,}, slope over the last half {result.lag_slope_last_half_per_s:+.1f}"
+                  f" records/s → {'bounded' if result.lag_bounded else 'GROWING'}; RSS within 10%: "
+                  f"{result.rss_within_10pct}")

@@ -111,8 +111,9 @@ def _p(values: list[float], q: float) -> float:
 
 
 def run(settings: Settings, alerts: int = 30, lines_per_s: int = 10_000, spans_per_s: int = 2_000,
-        warmup_s: float = 15.0, interval_s: float = 1.0, timeout_s: float = 60.0) -> E2eResult:
-    with pipeline(settings) as stack:
+        warmup_s: float = 15.0, interval_s: float = 1.0, timeout_s: float = 60.0,
+        extra_env: dict[str, str] | None = None) -> E2eResult:
+    with pipeline(settings, extra_env=extra_env) as stack:
         watcher = ProposalWatcher(stack.settings)
         try:
             # The first incident also pays for start-up (Faust's join, the first retrieval): not timed.

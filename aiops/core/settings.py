@@ -219,8 +219,9 @@ class Settings(BaseSettings):
         "spread over aiops.signals' partitions; empty: one scope")
 
     # Condensing (streams/condense): log lines and spans counted per key and bucket before Faust sees them
-    condense_flush_s: float = Field(1.0, gt=0, description="how often a condensing process writes its counts and "
-                                    "commits (one Kafka transaction with the input offsets)")
+    condense_flush_s: float = Field(5.0, gt=0, description="how often a condensing process writes its counts and "
+                                    "commits (one Kafka transaction with the input offsets); each flush writes one "
+                                    "record per active key, so shorter means fresher evidence and more Faust events")
     condense_max_batch: int = Field(50_000, ge=1, description="input messages a condensing process reads "
                                     "before it flushes, whatever the time")
     condense_instance_id: str | None = Field(
