@@ -73,7 +73,7 @@ def _slope(points: list[tuple[float, float]]) -> float:
 
 
 def run(settings: Settings, minutes: float, lines_per_s: int = 10_000, spans_per_s: int = 2_000,
-        sample_s: float = 10.0, warmup_s: float = 30.0) -> SoakResult:
+        sample_s: float = 10.0, warmup_s: float = 120.0) -> SoakResult:
     with pipeline(settings, triage=False) as stack:
         s = stack.settings
         groups = {s.topic("aiops-condense-logs"): [s.topic(RAW_LOGS)],
