@@ -153,7 +153,7 @@ def e2e(
 
 @bench_app.command("soak")
 def soak(
-    minutes: float = typer.Option(10.0, min=0.5, help="how long the load runs (after a 2-minute warm-up that fills the caches)"),
+    minutes: float = typer.Option(10.0, min=0.5, help="how long the load runs (after a two-minute warm-up)"),
     lines_per_s: int = typer.Option(10_000, min=0, help="background JSON log lines per second"),
     spans_per_s: int = typer.Option(2_000, min=0, help="background spans per second"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON (with every sample)"),
