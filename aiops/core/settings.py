@@ -212,7 +212,6 @@ class Settings(BaseSettings):
     correlation_tick_s: float = Field(1.0, gt=0, description="how often time-based incident work runs")
     span_slow_factor: float = Field(5.0, gt=1, description="a span this many times its operation's baseline is slow")
     span_min_samples: int = Field(20, ge=1, description="spans per operation before slowness is judged")
-    edge_flush_s: float = Field(1.0, gt=0, description="how often learned dependency edges are sent on")
     correlation_scope_labels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="resource attributes or labels whose values form the correlation scope "
         "(e.g. k8s.cluster.name,deployment.environment): signals are keyed by it, so scopes correlate apart and "
