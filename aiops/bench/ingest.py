@@ -22,6 +22,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from aiops.core.errors import AiopsError
+from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
@@ -67,12 +68,7 @@ def produce(settings: Settings, topic: str, values: list[bytes]) -> float:
                          "enable.idempotence": True, "queue.buffering.max.messages": 1_000_000})
     started = time.perf_counter()
     for value in values:
-        while True:
-            try:
-                producer.produce(topic, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, value)
         producer.poll(0)
     if producer.flush(120):
         raise BenchError(f"not every record was delivered to {topic}")

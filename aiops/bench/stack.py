@@ -20,10 +20,11 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from aiops.bench.telemetry import line_templates, trace_requests
+from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
 from aiops.core.topics import OTLP_SPANS, RAW_LOGS, create_topics
 from aiops.demo.local_services import free_port
-from aiops.demo.run import Processes, wait_for_health
+from aiops.demo.run import Processes, start_memory, wait_for_health
 
 
 @dataclass
@@ -33,20 +34,6 @@ class Stack:
     processes: Processes
     bridge_url: str
     pids: dict[str, int] = field(default_factory=dict)
-
-
-def _index_handbook(settings: Settings, url: str, processes: Processes) -> None:
-    from aiops.memory.client import MemoryClient
-    from aiops.memory.documents import load_handbook
-
-    with MemoryClient(url) as memory:
-        deadline = time.monotonic() + 60
-        while not memory.is_up():
-            processes.check()
-            if time.monotonic() > deadline:
-                raise TimeoutError("the memory service did not come up within 60 s")
-            time.sleep(0.2)
-        memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
 
 
 @contextmanager
@@ -67,8 +54,8 @@ def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, st
         stack = Stack(bench, env, processes, f"http://127.0.0.1:{bridge_port}")
         try:
             if triage:
-                stack.pids["memory"] = processes.start("memory", ["memory", "serve"], env).pid
-                _index_handbook(bench, env["AIOPS_MEMORY_SERVICE_URL"], processes)
+                start_memory(processes, env, bench)
+                stack.pids["memory"] = processes.children[-1][1].pid
             groups = ["-a", "normalize", "-a", "correlate"] + (["-a", "triage"] if triage else [])
             stack.pids["worker"] = processes.start("worker", ["worker", *groups, "--loglevel", "warn"], env).pid
             for stage in ("logs", "spans"):
@@ -118,13 +105,13 @@ class BackgroundLoad:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)).encode()
             for i in range(int(self.lines_per_s * slice_s)):
                 line = lines[(self.lines_sent + i) % len(lines)].replace(b"@@TS@@", stamp)
-                self._send(producer, logs_topic, line)
+                produce_waiting(producer, logs_topic, line)
             self.lines_sent += int(self.lines_per_s * slice_s)
             if self.spans_per_s:
                 if tick % 10 == 0:  # a second's requests, made once a second
                     requests = trace_requests(self.spans_per_s, 50, seed=tick, start=now)
                 for request in requests[(tick % 10)::10]:
-                    self._send(producer, spans_topic, request)
+                    produce_waiting(producer, spans_topic, request)
                 if tick % 10 == 9:
                     self.spans_sent += self.spans_per_s
             producer.poll(0)
@@ -134,15 +121,6 @@ class BackgroundLoad:
             if pause > 0:
                 self._stop.wait(pause)
         producer.flush(30)
-
-    @staticmethod
-    def _send(producer: Producer, topic: str, value: bytes) -> None:
-        while True:
-            try:
-                producer.produce(topic, value=value)
-                return
-            except BufferError:
-                producer.poll(0.05)
 
     @property
     def achieved(self) -> tuple[float, float]:

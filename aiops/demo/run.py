@@ -115,6 +115,22 @@ class Processes:
                 process.wait()
 
 
+def start_memory(processes: Processes, env: dict[str, str], settings: Settings) -> int:
+    """Start the memory service and index the handbook into it; how many documents were indexed."""
+    from aiops.memory.client import MemoryClient
+    from aiops.memory.documents import load_handbook
+
+    processes.start("memory", ["memory", "serve"], env)
+    with MemoryClient(env["AIOPS_MEMORY_SERVICE_URL"]) as memory:
+        deadline = time.monotonic() + 60
+        while not memory.is_up():
+            processes.check()
+            if time.monotonic() > deadline:
+                raise DemoError("the memory service did not come up within 60 s")
+            time.sleep(0.2)
+        return memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
+
+
 def wait_for_health(processes: Processes, urls: list[str], timeout_s: float = 60.0) -> None:
     import httpx
 
@@ -238,8 +254,6 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
     from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
     from aiops.gatekeeper.approvals import approval_record, produce_approval
     from aiops.gatekeeper.keys import KeyStore
-    from aiops.memory.client import MemoryClient
-    from aiops.memory.documents import load_handbook
     from aiops.stack import components
 
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -274,15 +288,7 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                "AIOPS_WEBHOOK_URL": f"{platform.url}/hooks/actions", "AIOPS_INCIDENT_SNAPSHOT_INTERVAL_S": "1",
                "AIOPS_INCIDENT_QUIET_PERIOD_S": "5"}
         env.pop("AIOPS_MEMORY_URI", None)
-        processes.start("memory", ["memory", "serve"], env)
-        with MemoryClient(env["AIOPS_MEMORY_SERVICE_URL"]) as memory:
-            deadline = time.monotonic() + 60
-            while not memory.is_up():
-                processes.check()
-                if time.monotonic() > deadline:
-                    raise DemoError("the memory service did not come up within 60 s")
-                time.sleep(0.2)
-            indexed = memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
+        indexed = start_memory(processes, env, settings)
         say(f"institutional memory: {indexed} handbook documents indexed (Milvus Lite, BM25)")
         processes.start("worker", ["worker", "-a", "normalize", "-a", "correlate", "-a", "triage",
                                    "--loglevel", "warn"], env)

@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from aiops.core import metrics
 from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, RawMessage, dead_letter_topic
 from aiops.core.errors import AiopsError
+from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,11 @@ class CondenseLoop:
         try:
             self.producer.begin_transaction()
             for key, value in records:
-                self._produce(self.output_topic, key, value)
+                produce_waiting(self.producer, self.output_topic, value, key)
             for topic, original_key, original, headers in self._dead:
-                self._produce(topic, original_key, original, headers)
+                produce_waiting(self.producer, topic, original, original_key, headers)
             for name, blob in state:
-                self._produce(self.state_topic or "", name.encode(), blob)
+                produce_waiting(self.producer, self.state_topic or "", blob, name.encode())
             offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
             self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
             self.producer.commit_transaction(60)
@@ -229,12 +230,3 @@ class CondenseLoop:
         self._dead = []
         self._in_counts = {}
         self._pending_messages = 0
-
-    def _produce(self, topic: str, key: bytes | None, value: bytes | None,
-                 headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, key=key, value=value, headers=headers)
-                return
-            except BufferError:
-                self.producer.poll(0.05)
