@@ -145,19 +145,20 @@ class CondenseLoop:
             reader.close()
 
     # --- the loop ---------------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None, until: Callable[[FlushStats], bool] | None = None) -> None:
-        """Consume, condense and flush until `stop` is set or `until(stats)` holds after a flush."""
+    def run(self, stop: threading.Event | None = None, until: Callable[[int], bool] | None = None) -> None:
+        """Consume, condense and flush until `stop` is set, or until `until(messages taken so far)` holds (then
+        everything taken is flushed first: how a benchmark stops at the end of its input)."""
         stop = stop or threading.Event()
         self.consumer.subscribe(list(self.kinds), on_assign=self._on_assign, on_revoke=self._on_revoke)
         batch = min(self.settings.condense_max_batch, 10_000)
         try:
             while not stop.is_set():
                 self._take(self.consumer.consume(batch, timeout=0.1))
+                if until is not None and until(self.stats.messages + self._pending_messages):
+                    break
                 if self._pending_messages >= self.settings.condense_max_batch or \
                         time.monotonic() - self._flushed_at >= self.settings.condense_flush_s:
                     self.flush()
-                    if until is not None and until(self.stats):
-                        return
             self.flush()
         finally:
             self.consumer.close()
