@@ -9,6 +9,9 @@ import typer
 from aiops.core.settings import Settings
 
 connect_app = typer.Typer(help="Bridges from observability tools into Kafka.", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(connect_app, name="connect")
 
 
 def _logging(loglevel: str) -> None:

@@ -12,19 +12,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from aiops.core import metrics
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
+from connectors.errors import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
 
-class KafkaUnavailable(AiopsError):
-    """Kafka did not take (acknowledge) every record of a request."""
+Record = tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
 def _settle(future: asyncio.Future[None], error: KafkaError | None) -> None:
@@ -63,8 +62,9 @@ class AckedProducer:
         while not self._closed.is_set():
             self._producer.poll(0.1)
 
-    async def send_all(self, topic: str, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-        """Produce every (key, value) and return once Kafka acknowledged each; else KafkaUnavailable."""
+    async def send_all(self, topic: str, records: Sequence[Record]) -> None:
+        """Produce every (key, value) or (key, value, headers) and return once Kafka acknowledged each; else
+        KafkaUnavailable."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[None]] = []
 
@@ -76,10 +76,12 @@ class AckedProducer:
                     pass
             return report
 
-        for key, value in records:
+        for key, value, *headers in records:
             future: asyncio.Future[None] = loop.create_future()
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery(future))
+                self._producer.produce(topic, value=value, key=key,
+                                       headers=cast(Any, headers[0]) if headers else None,
+                                       on_delivery=on_delivery(future))
             except (BufferError, KafkaException) as exc:
                 for pending in futures:
                     pending.cancel()

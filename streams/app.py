@@ -8,8 +8,10 @@ from typing import Any, Protocol, Self, TypeVar
 
 import faust
 
+from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.settings import Settings
+from streams import kafka_transport
 
 
 class AvroRecord(Protocol):
@@ -63,8 +65,7 @@ def broker_urls(bootstrap: str, scheme: str = "kafka") -> list[str]:
 def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
                **overrides: Any) -> faust.App:
     """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
-    from streams import kafka_transport
-
+    fetch_guard.install()  # an unreadable record batch must not block its partition (aiops/core/fetch_guard.py)
     kafka_transport.register()
     config: dict[str, Any] = dict(
         broker=broker_urls(settings.kafka_bootstrap),

@@ -7,7 +7,8 @@ import typer
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 
-app = typer.Typer(help="The stream processing worker.", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
 
 
 @app.command("worker")

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aiops.core.catalog import ParameterValue, RiskClass
-from streams.records import CanonicalRecord, Severity, utc
+from streams.records import CanonicalRecord, Placement, Severity, utc
 
 
 class _Part(BaseModel):
@@ -73,6 +73,9 @@ class SpanEvidence(_Part):
     duration_ms: float
     baseline_ms: float | None = None
     message: str | None = None
+    exception_type: str | None = None  # the span's first exception event
+    exception_message: str | None = None
+    exception_stacktrace: str | None = None
 
 
 class SimilarDocument(_Part):
@@ -96,6 +99,7 @@ class Incident(CanonicalRecord):
     log_evidence: list[LogTemplateEvidence] = Field(default_factory=list)
     span_evidence: list[SpanEvidence] = Field(default_factory=list)
     similar_incidents: list[SimilarDocument] = Field(default_factory=list)
+    placements: list[Placement] = Field(default_factory=list)  # where the services involved ran
     window_start: datetime
     window_end: datetime
     updated_at: datetime

@@ -22,7 +22,7 @@ class Severity(StrEnum):
 
 
 # One scale for every source: Alertmanager severity labels, syslog-style levels, OTLP severity text.
-_SEVERITY_WORDS = {
+SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.critical, "crit": Severity.critical, "fatal": Severity.critical,
     "emergency": Severity.critical, "emerg": Severity.critical, "alert": Severity.critical,
     "page": Severity.critical, "p1": Severity.critical, "sev1": Severity.critical, "panic": Severity.critical,
@@ -32,7 +32,7 @@ _SEVERITY_WORDS = {
     "p3": Severity.warning, "sev3": Severity.warning,
     "info": Severity.info, "information": Severity.info, "informational": Severity.info, "notice": Severity.info,
     "low": Severity.info, "none": Severity.info, "debug": Severity.info, "trace": Severity.info,
-    "p4": Severity.info, "sev4": Severity.info, "ok": Severity.info,
+    "p4": Severity.info, "sev4": Severity.info, "p5": Severity.info, "sev5": Severity.info, "ok": Severity.info,
 }
 
 
@@ -40,7 +40,7 @@ def severity_from_text(text: object) -> Severity:
     """Map a severity or level word from any source onto the one scale (unknown words → unknown)."""
     if not isinstance(text, str):
         return Severity.unknown
-    return _SEVERITY_WORDS.get(text.strip().lower(), Severity.unknown)
+    return SEVERITY_WORDS.get(text.strip().lower(), Severity.unknown)
 
 
 def severity_from_otlp_number(number: int) -> Severity:
@@ -86,9 +86,66 @@ class Alert(CanonicalRecord):
     generator_url: str | None = None
     trace_id: str | None = None
     received_at: datetime
+    # Grafana Alerting: the query values at evaluation, and links to the dashboard, panel, silence and image.
+    values: dict[str, float] = Field(default_factory=dict)
+    links: dict[str, str] = Field(default_factory=dict)
 
     _utc = field_validator("starts_at", "ends_at", "received_at")(
         classmethod(lambda cls, v: None if v is None else utc(v)))
+
+
+class Resource(BaseModel):
+    """Where a record came from: the OpenTelemetry resource's semantic-convention attributes by name, and every
+    resource attribute as text (service.name, cloud.*, container.*, ... stay in `attributes`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service_namespace: str | None = None
+    service_version: str | None = None
+    service_instance_id: str | None = None
+    deployment_environment: str | None = None  # deployment.environment.name, or the older deployment.environment
+    host_name: str | None = None
+    k8s_namespace: str | None = None
+    k8s_pod: str | None = None
+    k8s_node: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class InstrumentationScope(BaseModel):
+    """The library that made the record (OTLP's instrumentation scope)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = ""
+    version: str | None = None
+
+
+def _resource_or_empty(value: Any) -> Any:
+    return Resource() if value is None else value  # records written before the resource was kept
+
+
+class Placement(BaseModel):
+    """Where a service ran, as an incident names it: environment, namespace, pod, node, host and version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: str
+    environment: str | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    node: str | None = None
+    host: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def of(cls, service: str, resource: Resource) -> Placement:
+        return cls(service=service, environment=resource.deployment_environment, namespace=resource.k8s_namespace,
+                   pod=resource.k8s_pod, node=resource.k8s_node, host=resource.host_name,
+                   version=resource.service_version)
+
+    @property
+    def known(self) -> bool:
+        return any((self.environment, self.namespace, self.pod, self.node, self.host, self.version))
 
 
 class LogRecord(CanonicalRecord):
@@ -102,8 +159,11 @@ class LogRecord(CanonicalRecord):
     span_id: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     source: str
+    resource: Resource = Field(default_factory=Resource)
+    scope: InstrumentationScope | None = None
 
     _utc = field_validator("time", "observed_time")(classmethod(lambda cls, v: utc(v)))
+    _resource = field_validator("resource", mode="before")(classmethod(lambda cls, v: _resource_or_empty(v)))
 
 
 class SpanKind(StrEnum):
@@ -113,6 +173,32 @@ class SpanKind(StrEnum):
     client = "client"
     producer = "producer"
     consumer = "consumer"
+
+
+class SpanEvent(BaseModel):
+    """A span event; an exception is the event named "exception" with exception.type, .message, .stacktrace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    time: datetime
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    _utc = field_validator("time")(classmethod(lambda cls, v: utc(v)))
+
+    @property
+    def is_exception(self) -> bool:
+        return self.name == "exception" or "exception.type" in self.attributes
+
+
+class SpanLink(BaseModel):
+    """A link to another span (a batch consumer's producers, a retried request's first attempt)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trace_id: str = Field(pattern="^[0-9a-f]{32}$")
+    span_id: str = Field(pattern="^[0-9a-f]{16}$")
+    attributes: dict[str, str] = Field(default_factory=dict)
 
 
 class Span(CanonicalRecord):
@@ -129,5 +215,15 @@ class Span(CanonicalRecord):
     status_message: str | None = None
     peer_service: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
+    resource: Resource = Field(default_factory=Resource)
+    scope: InstrumentationScope | None = None
+    events: list[SpanEvent] = Field(default_factory=list)
+    links: list[SpanLink] = Field(default_factory=list)
 
     _utc = field_validator("start_time", "end_time")(classmethod(lambda cls, v: utc(v)))
+    _resource = field_validator("resource", mode="before")(classmethod(lambda cls, v: _resource_or_empty(v)))
+
+    @property
+    def exception(self) -> SpanEvent | None:
+        """The first exception recorded on the span, if any."""
+        return next((event for event in self.events if event.is_exception), None)

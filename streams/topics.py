@@ -21,6 +21,7 @@ from aiops.core.deadletter import (
     decode_or_letter,
     send_dead_letter,
 )
+from aiops.core.fetch_guard import FetchFailure, fetch_failure
 from aiops.core.topics import SIGNALS
 from streams.app import StreamContext
 from streams.correlation.signals import Signal, encode_signal
@@ -55,7 +56,9 @@ class Input(Generic[T]):
         dead-lettered) before its offset can be committed.
         """
         async for event in stream.events():
-            result = decode_or_letter(self.decode, event.message)
+            unreadable = fetch_failure(event.message.headers)  # a batch the fetcher could not read (fetch_guard)
+            result = (DeadLetter.of(event.message, FetchFailure(unreadable)) if unreadable
+                      else decode_or_letter(self.decode, event.message))
             if isinstance(result, DeadLetter):
                 await self.dead_letter(result)
             else:

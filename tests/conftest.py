@@ -1,7 +1,10 @@
-"""Session-scoped real services and per-test unique topics and consumer groups.
+"""Session-scoped real services, the test kinds, and the shared toolkit.
 
 The broker and OPA come from the local stack when it runs; otherwise from testcontainers when a Docker engine
 answers (AIOPS_TEST_CONTAINERS=1 forces that, =0 forbids it); otherwise the local stack is started here.
+Kafka factory fixtures (topics, groups, producers, readers) come from tests/kafka_io.py, real processes
+(workers, bridges, the memory service) from tests/processes.py. A test that uses the real services is marked
+`integration` whether it says so or not; `-m "not integration"` runs what needs no broker and no OPA.
 """
 
 from __future__ import annotations
@@ -9,14 +12,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from aiops.core.settings import Settings
+
+pytest_plugins = ["tests.kafka_io", "tests.processes"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "services" in getattr(item, "fixturenames", ()) and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass(frozen=True)
@@ -70,39 +79,6 @@ def services() -> Iterator[Services]:
 def settings(services: Services) -> Settings:
     """Settings pointing at the test services (a fresh object: nothing reads the environment later)."""
     return Settings(kafka_bootstrap=services.kafka_bootstrap, opa_url=services.opa_url)
-
-
-@pytest.fixture(scope="session")
-def admin(services: Services) -> AdminClient:
-    return AdminClient({"bootstrap.servers": services.kafka_bootstrap})
-
-
-@pytest.fixture
-def new_topic(admin: AdminClient) -> Iterator[Callable[..., str]]:
-    """Factory: a uuid-named topic for this test only, deleted afterwards."""
-    created: list[str] = []
-
-    def make(prefix: str = "test", partitions: int = 1, config: dict[str, str] | None = None) -> str:
-        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
-        futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
-                                                config=config or {})], operation_timeout=30)
-        futures[name].result(timeout=30)
-        created.append(name)
-        return name
-
-    yield make
-    if created:
-        for future in admin.delete_topics(created, operation_timeout=30).values():
-            try:
-                future.result(timeout=30)
-            except Exception:  # a topic that is already gone is fine
-                pass
-
-
-@pytest.fixture
-def new_group() -> Callable[[], str]:
-    """Factory: a uuid-named consumer group for this test only."""
-    return lambda: f"test-group-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,15 @@
-"""Valid example records for every schema, shared by tests."""
+"""Valid example records for every schema, and the schemas themselves, shared by tests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aiops.core.avro import SchemaSet
+from aiops.core.paths import PROJECT_ROOT
+
+# The topic contracts of the checkout, for tests that decode what the processes wrote.
+SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 
@@ -16,7 +22,7 @@ def alert() -> dict[str, Any]:
         "annotations": {"summary": "orders-db at 97% of max_connections"},
         "starts_at": T0, "ends_at": None, "source": "alertmanager",
         "generator_url": "http://prometheus:9090/graph?g0.expr=pg_connections", "trace_id": None,
-        "received_at": T0 + timedelta(seconds=2),
+        "received_at": T0 + timedelta(seconds=2), "values": {}, "links": {},
     }
 
 
@@ -36,9 +42,13 @@ def incident() -> dict[str, Any]:
                           "examples": ["timeout acquiring connection from pool after 30000ms"]}],
         "span_evidence": [{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
                            "service": "orders-api", "operation": "GET /orders", "kind": "error",
-                           "duration_ms": 30012.5, "baseline_ms": 40.0, "message": "503"}],
+                           "duration_ms": 30012.5, "baseline_ms": 40.0, "message": "503",
+                           "exception_type": "PoolTimeout", "exception_message": "pool timeout after 30000ms",
+                           "exception_stacktrace": "PoolTimeout: pool timeout after 30000ms\n  at pool.get"}],
         "similar_incidents": [{"doc_id": "pm-2025-08-orders-db", "kind": "postmortem",
                                "title": "Orders DB pool exhaustion", "score": 0.82}],
+        "placements": [{"service": "orders-api", "environment": "prod", "namespace": "shop",
+                        "pod": "orders-api-7d9f", "node": "node-17", "host": None, "version": "2.4.1"}],
         "window_start": T0, "window_end": T0 + timedelta(minutes=10), "updated_at": T0 + timedelta(minutes=3),
     }
 
@@ -86,7 +96,14 @@ def log_record() -> dict[str, Any]:
     return {"time": T0, "observed_time": T0 + timedelta(milliseconds=3), "service": "orders-api",
             "severity": "error", "level": "ERROR", "message": "timeout acquiring connection from pool after 30000ms",
             "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
-            "attributes": {"pod": "orders-api-7d9f"}, "source": "vector"}
+            "attributes": {"pod": "orders-api-7d9f"}, "source": "vector", "resource": RESOURCE,
+            "scope": {"name": "io.opentelemetry.logback", "version": "2.10.0"}}
+
+
+RESOURCE = {"service_namespace": "shop", "service_version": "2.4.1", "service_instance_id": "orders-api-7d9f",
+            "deployment_environment": "prod", "host_name": "node-17", "k8s_namespace": "shop",
+            "k8s_pod": "orders-api-7d9f", "k8s_node": "node-17",
+            "attributes": {"service.name": "orders-api", "k8s.pod.name": "orders-api-7d9f"}}
 
 
 def span() -> dict[str, Any]:
@@ -94,7 +111,12 @@ def span() -> dict[str, Any]:
             "parent_span_id": "a1b2c3d4e5f60718", "service": "orders-api", "name": "SELECT orders",
             "kind": "client", "start_time": T0, "end_time": T0 + timedelta(milliseconds=30012),
             "duration_ms": 30012.0, "status": "error", "status_message": "pool timeout",
-            "peer_service": "orders-db", "attributes": {"db.system": "postgresql"}}
+            "peer_service": "orders-db", "attributes": {"db.system": "postgresql"}, "resource": RESOURCE,
+            "scope": None,
+            "events": [{"name": "exception", "time": T0 + timedelta(milliseconds=30010),
+                        "attributes": {"exception.type": "PoolTimeout", "exception.message": "pool timeout",
+                                       "exception.stacktrace": "PoolTimeout: pool timeout\n  at pool.get"}}],
+            "links": [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "attributes": {}}]}
 
 
 ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal,

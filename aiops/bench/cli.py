@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 bench_app = typer.Typer(help="Benchmarks on the real broker, each against a baseline in the same run.",
                         no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 

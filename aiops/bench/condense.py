@@ -17,7 +17,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError
 
-from aiops.bench.ingest import BenchError, produce
+from aiops.bench.errors import BenchError
+from aiops.bench.ingest import produce
 from aiops.core.settings import Settings
 from aiops.core.topics import create_topics
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import httpx
 from confluent_kafka import Consumer
 
-from aiops.bench.ingest import BenchError
+from aiops.bench.errors import BenchError
 from aiops.bench.stack import BackgroundLoad, Stack, pipeline
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings

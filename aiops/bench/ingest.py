@@ -21,16 +21,12 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Producer
 
-from aiops.core.errors import AiopsError
+from aiops.bench.errors import BenchError
 from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-
-
-class BenchError(AiopsError):
-    """The benchmark could not complete; the message says which step."""
 
 
 @dataclass

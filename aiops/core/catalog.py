@@ -15,26 +15,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from aiops.core.errors import AiopsError
+from aiops.core.errors import CatalogError, InvalidAction
 from aiops.core.paths import data_path
 from aiops.core.settings import Settings
 
 DEFAULT_CATALOG_PATH = data_path("actions") / "catalog.yaml"
 
 ParameterValue = str | int | float | bool | None
-
-
-class CatalogError(AiopsError):
-    """The catalog file is missing or malformed; the message names the action and field."""
-
-
-class InvalidAction(AiopsError):
-    """A proposed action is not in the catalog or its parameters do not fit; `problems` lists each one."""
-
-    def __init__(self, action: str, problems: list[str]):
-        self.action = action
-        self.problems = problems
-        super().__init__(f"invalid action {action!r}: " + "; ".join(problems))
 
 
 class RiskClass(StrEnum):

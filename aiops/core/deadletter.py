@@ -29,6 +29,10 @@ ERROR_MESSAGE = "aiops.error.message"
 ORIGINAL_TOPIC = "aiops.original.topic"
 ORIGINAL_PARTITION = "aiops.original.partition"
 ORIGINAL_OFFSET = "aiops.original.offset"
+# Set when one record of a message holding many (an OTLP request, an alert payload) failed on its own: where it
+# sat in the message and whose it was. The dead letter's value is then that record alone, not the whole message.
+ORIGINAL_POSITION = "aiops.original.position"
+ORIGINAL_SERVICE = "aiops.original.service"
 # Set on a dead letter whose original value could not be copied (the value is then null): the original
 # stays in the input topic at aiops.original.topic / .partition / .offset while it is retained.
 VALUE_DROPPED = "aiops.error.value_dropped"
@@ -102,13 +106,18 @@ class DeadLetter:
 
     def headers(self) -> Headers:
         message = self.reason.encode("utf-8", "replace")[:MAX_MESSAGE_BYTES]
-        return [
+        headers = [
             (ERROR_CLASS, self.error_class.encode()),
             (ERROR_MESSAGE, message),
             (ORIGINAL_TOPIC, self.topic.encode()),
             (ORIGINAL_PARTITION, str(self.partition).encode()),
             (ORIGINAL_OFFSET, str(self.offset).encode()),
         ]
+        for header, attribute in ((ORIGINAL_POSITION, "position"), (ORIGINAL_SERVICE, "service")):
+            value = getattr(self.error, attribute, None)
+            if isinstance(value, str) and value:
+                headers.append((header, value.encode("utf-8", "replace")[:MAX_MESSAGE_BYTES]))
+        return headers
 
 
 def decode_or_letter(decode: Callable[[bytes | None], T], message: ConsumedMessage) -> T | DeadLetter:

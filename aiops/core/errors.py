@@ -11,3 +11,16 @@ class StackError(AiopsError):
 
 class SerializationError(AiopsError):
     """A record could not be encoded or decoded; the message says why."""
+
+
+class CatalogError(AiopsError):
+    """The action catalog file is missing or malformed; the message names the action and field."""
+
+
+class InvalidAction(AiopsError):
+    """A proposed action is not in the catalog or its parameters do not fit; `problems` lists each one."""
+
+    def __init__(self, action: str, problems: list[str]):
+        self.action = action
+        self.problems = problems
+        super().__init__(f"invalid action {action!r}: " + "; ".join(problems))

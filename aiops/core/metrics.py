@@ -15,6 +15,8 @@ RECORDS_IN = Counter("aiops_records_in_total", "Records consumed, by topic", ["t
 RECORDS_OUT = Counter("aiops_records_out_total", "Records produced, by topic", ["topic"])
 DEAD_LETTERS = Counter("aiops_dead_letters_total", "Records sent to a dead-letter topic, by source topic and error",
                        ["topic", "error"])
+FETCH_FAILURES = Counter("aiops_fetch_failures_total", "Record batches a consumer could not read and skipped past "
+                         "(codec, corruption), by topic and error", ["topic", "error"])
 RECORDS_SKIPPED = Counter("aiops_records_skipped_total", "Records a read-only follower could not decode and skipped, "
                           "by topic, follower and error", ["topic", "follower", "error"])
 CONSUMER_LAG = Gauge("aiops_consumer_lag", "Records not yet consumed, by topic and partition", ["topic", "partition"])

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     service_labels: FieldList = Field(
         ["service", "job", "app"],
         description="alert labels naming the service, in order (OTLP: after the resource attribute service.name)")
+    alert_severity_labels: FieldList = Field(
+        ["severity", "priority"], description="alert labels holding the severity word, in order")
+    severity_words: dict[str, Literal["critical", "error", "warning", "info", "unknown"]] = Field(
+        default_factory=dict, description="extra or changed alert severity words, JSON {word: level}, on top of "
+        "the built-in ones (critical/page/P1, high/major/P2, warning/minor/P3, info/low/P4/P5, ...)")
     otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = Field(
         "auto", description="encoding on otlp_spans / otlp_logs; auto: JSON when the value starts with '{'")
     log_timestamp_fields: FieldList = Field(
@@ -130,10 +135,16 @@ class Settings(BaseSettings):
         16_777_216, ge=1024, description="largest HTTP body a bridge reads (after decompression)")
     alertmanager_version: str = Field(
         "v0.31.1", description="Prometheus Alertmanager (and amtool) built with go install, for tests")
+    otelcol_version: str = Field(
+        "0.165.0", description="OpenTelemetry Collector (OTLP receiver, batch processor, Kafka exporter) built "
+        "with the collector builder (ocb) of this version, for tests")
+    otelcol_confmap_version: str = Field(
+        "1.71.0", description="the collector's confmap provider modules released with otelcol_version")
 
     @field_validator(
-        "service_labels", "correlation_scope_labels", "log_timestamp_fields", "log_message_fields",
-        "log_level_fields", "log_service_fields", "log_trace_id_fields", "log_span_id_fields", mode="before")
+        "service_labels", "alert_severity_labels", "correlation_scope_labels", "log_timestamp_fields",
+        "log_message_fields", "log_level_fields", "log_service_fields", "log_trace_id_fields", "log_span_id_fields",
+        mode="before")
     @classmethod
     def _field_list(cls, value: Any) -> Any:
         # From the environment: a JSON array or a comma-separated list.
@@ -174,6 +185,8 @@ class Settings(BaseSettings):
     alertmanager_bridge_metrics_port: int = Field(9103, description="/metrics port of `aiops connect alertmanager`")
     otlp_receiver_metrics_port: int = Field(9104, description="/metrics port of `aiops connect otlp`")
     approvals_metrics_port: int = Field(9105, description="/metrics port of `aiops approvals serve`")
+    mcp_host: str = Field("127.0.0.1", description="`aiops mcp --transport http` listen address")
+    mcp_port: int = Field(8792, description="`aiops mcp --transport http` port (streamable HTTP at /mcp)")
     feed_host: str = Field("127.0.0.1", description="`aiops feed serve` listen address")
     feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
     feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 dashboards_app = typer.Typer(help="Grafana dashboards as code (deploy/grafana/dashboards).", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(dashboards_app, name="dashboards")
 
 
 @dashboards_app.command("build")

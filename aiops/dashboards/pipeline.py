@@ -43,10 +43,13 @@ def pipeline_dashboard() -> dashboard.Dashboard:
         .with_panel(timeseries_panel(
             "Dead letters by topic and error", "Records sent to <topic>.dlq per second, by source topic and error "
             "class; the error itself is in the dead-letter record's headers. Read-only followers (the feed, the "
-            "gatekeeper's execution tail) skip what they cannot decode instead: those show as `skipped`.",
+            "gatekeeper's execution tail) skip what they cannot decode instead: those show as `skipped`. Record "
+            "batches a consumer could not read at all (a corrupt batch, a missing codec) show as `unreadable`.",
             query(f"sum by (topic, error) (rate(aiops_dead_letters_total[{RATE}]))", "{{topic}}: {{error}}"),
             query(f"sum by (topic, follower, error) (rate(aiops_records_skipped_total[{RATE}]))",
                   "skipped by {{follower}}: {{topic}}: {{error}}", ref_id="B"),
+            query(f"sum by (topic, error) (rate(aiops_fetch_failures_total[{RATE}]))",
+                  "unreadable batches: {{topic}}: {{error}}", ref_id="C"),
             unit="suffix: rec/s"))
         .with_panel(timeseries_panel(
             "Consumer lag", "Records not yet consumed, by topic (summed over partitions).",

@@ -13,8 +13,11 @@ from aiops.core.settings import Settings
 from aiops.demo.replay import DEFAULT_SCENARIO
 
 console = Console()
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
 
 
+@app.command("replay")
 def replay_command(
     file: Path = typer.Argument(DEFAULT_SCENARIO, help="a recording in the demo's format (see aiops/demo/replay.py)"),
     speed: float = typer.Option(1.0, help="1 = real time, 10 = ten times faster"),
@@ -39,6 +42,7 @@ def replay_command(
     console.print(table)
 
 
+@app.command("demo")
 def demo_command(
     approve_as: str | None = typer.Option(None, help="approve as this person without asking (non-interactive)"),
     speed: float = typer.Option(10.0, help="replay speed of the scenario"),
@@ -53,8 +57,3 @@ def demo_command(
     wide = console if console.is_terminal else Console(width=max(console.width, 160))
     run_demo(Settings(), approve_as, speed, timeout, wide, confirm=lambda question: Confirm.ask(question))
     console.print("[bold green]demo finished[/]")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("replay")(replay_command)
-    app.command("demo")(demo_command)

@@ -24,18 +24,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.core.topics import INPUTS, OTLP_LOGS, OTLP_SPANS, RAW_ALERTS
+from aiops.demo.errors import ReplayError
 
 # The bundled scenario (package data, so an installed wheel has it too).
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "shop-cascade.jsonl"
 TIME_KEYS = {"startsAt", "endsAt", "timestamp", "@timestamp", "time"}
 REPLAYABLE_TOPICS = {spec.name for spec in INPUTS}
-
-
-class ReplayError(AiopsError):
-    """The recording cannot be replayed; the message names the line."""
 
 
 @dataclass(frozen=True)

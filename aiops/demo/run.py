@@ -28,7 +28,6 @@ from rich.table import Table
 from aiops.core.avro import codec_for
 from aiops.core.catalog import RiskClass
 from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
-from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.core.topics import (
     DECISIONS,
@@ -39,6 +38,7 @@ from aiops.core.topics import (
     RAW_ALERTS,
     create_topics,
 )
+from aiops.demo.errors import DemoError
 from streams.output_records import Decision, Execution, ExecutionStatus, Incident, Proposal
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
@@ -47,10 +47,6 @@ QUIET_S = 4.0
 OutputRecord = Incident | Proposal | Decision | Execution
 RECORD_OF: dict[str, type[OutputRecord]] = {INCIDENTS: Incident, PROPOSALS: Proposal, DECISIONS: Decision,
                                             EXECUTIONS: Execution}
-
-
-class DemoError(AiopsError):
-    """The demo could not finish; the message says where it stopped."""
 
 
 @dataclass

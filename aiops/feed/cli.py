@@ -9,6 +9,9 @@ import typer
 from aiops.core.settings import Settings
 
 feed_app = typer.Typer(help="The read-only JSON feed of the output topics (Grafana reads it).", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(feed_app, name="feed")
 
 
 @feed_app.command("serve")

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
@@ -68,6 +69,7 @@ class OutputFollower:
             skip_undecodable(result, "feed")
 
     def _consumer(self) -> AIOKafkaConsumer:
+        fetch_guard.install()  # an unreadable record batch is logged, counted and skipped, never a stop
         return AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
             client_id="aiops-feed", auto_offset_reset="earliest", enable_auto_commit=False,

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aiops.core.catalog import ActionCatalog, CatalogError, InvalidAction
+from aiops.core.catalog import ActionCatalog
+from aiops.core.errors import CatalogError, InvalidAction
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS
 from streams.output_records import Proposal
@@ -19,10 +21,10 @@ from streams.output_records import Proposal
 console = Console()
 keys_app = typer.Typer(help="Approvers' signing keys (ES256).", no_args_is_help=True)
 approvals_app = typer.Typer(help="Approval ingress for other tools.", no_args_is_help=True)
-
-
-def _settings() -> Settings:
-    return Settings()
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(keys_app, name="keys")
+app.add_typer(approvals_app, name="approvals")
 
 
 @keys_app.command("create")
@@ -35,7 +37,7 @@ def keys_create(
     """Create an ES256 key pair in the key directory; print the public part and its policy-data snippet."""
     from aiops.gatekeeper.keys import KeyStore, add_to_policy_data
 
-    settings = _settings()
+    settings = Settings()
     key = KeyStore(settings.key_dir).create(name, groups.split(","), force=force)
     console.print(f"created key [bold]{key.kid}[/] for {key.name} (groups: {', '.join(key.groups)})")
     console.print(f"private key: {key.private_path} (mode 0600, never share it)")
@@ -53,7 +55,7 @@ def keys_list() -> None:
     """The keys in the key directory."""
     from aiops.gatekeeper.keys import KeyStore
 
-    settings = _settings()
+    settings = Settings()
     table = Table("name", "kid", "groups", "created", "private key")
     for key in KeyStore(settings.key_dir).list():
         table.add_row(key.name, key.kid, ", ".join(key.groups), key.created_at, str(key.private_path))
@@ -81,7 +83,7 @@ def show_proposal(proposal: Proposal) -> None:
     table.add_row("parameters", json.dumps(parameters, sort_keys=True))
     table.add_row("target", f"{target.environment} / {target.namespace} / {target.service}")
     try:
-        validated = ActionCatalog.for_settings(_settings()).validate(proposal.action, parameters)
+        validated = ActionCatalog.for_settings(Settings()).validate(proposal.action, parameters)
         risk = validated.risk_class.value
         if risk != proposal.risk_class:
             risk += f" [yellow](the proposal claims {proposal.risk_class.value}; the catalog's class applies)[/]"
@@ -110,7 +112,7 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
     from aiops.gatekeeper.approvals import approval_record, find_proposal, produce_approval
     from aiops.gatekeeper.keys import KeyStore
 
-    settings = _settings()
+    settings = Settings()
     key = KeyStore(settings.key_dir).default(key_name)
     proposal = find_proposal(settings, proposal_id, timeout_s=timeout)
     show_proposal(proposal)
@@ -125,28 +127,28 @@ def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str 
                   f"[{partition}]@{offset}")
 
 
-def approve(
-    proposal_id: str = typer.Argument(..., help="the proposal to approve"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+# The options `approve` and `reject` share.
+KeyName = Annotated[str | None, typer.Option("--key", "-k", help="key name (default: the only key)")]
+Comment = Annotated[str | None, typer.Option("--comment", "-m", help="why")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+Timeout = Annotated[float, typer.Option(help="seconds to look for the proposal and wait for Kafka")]
+
+
+@app.command("approve")
+def approve(proposal_id: Annotated[str, typer.Argument(help="the proposal to approve")], key: KeyName = None,
+            comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal and its evidence, sign an approval with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "approve", key, comment, yes, timeout)
 
 
-def reject(
-    proposal_id: str = typer.Argument(..., help="the proposal to reject"),
-    key: str | None = typer.Option(None, "--key", "-k", help="key name (default: the only key)"),
-    comment: str | None = typer.Option(None, "--comment", "-m", help="why"),
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
-    timeout: float = typer.Option(15.0, help="seconds to look for the proposal and wait for Kafka"),
-) -> None:
+@app.command("reject")
+def reject(proposal_id: Annotated[str, typer.Argument(help="the proposal to reject")], key: KeyName = None,
+           comment: Comment = None, yes: Yes = False, timeout: Timeout = 15.0) -> None:
     """Show a proposal, sign a rejection (a veto) with your key, and produce it to aiops.approvals."""
     _decide(proposal_id, "reject", key, comment, yes, timeout)
 
 
+@app.command("gatekeeper")
 def gatekeeper(
     instance_id: str | None = typer.Option(None, help="static group member id (default: AIOPS_GATEKEEPER_INSTANCE_ID)"),
     loglevel: str = typer.Option("info", help="debug, info, warning or error"),
@@ -159,7 +161,7 @@ def gatekeeper(
     from aiops.gatekeeper.service import Gatekeeper
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings()
+    settings = Settings()
     if settings.gatekeeper_metrics_port:
         from aiops.core import metrics
 
@@ -183,7 +185,7 @@ def approvals_serve(
     """Serve POST /v1/approvals: signed approvals from other tools, validated and produced to Kafka."""
     from connectors.approvals_http import serve
 
-    settings = _settings()
+    settings = Settings()
     if settings.approvals_metrics_port:
         from aiops.core import metrics
 
@@ -191,12 +193,3 @@ def approvals_serve(
     console.print(f"approvals endpoint on http://{host or settings.approvals_http_host}:"
                   f"{port or settings.approvals_http_port}/v1/approvals")
     serve(settings, host, port)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the gatekeeper's commands to the `aiops` CLI."""
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(approvals_app, name="approvals")
-    app.command("approve")(approve)
-    app.command("reject")(reject)
-    app.command("gatekeeper")(gatekeeper)

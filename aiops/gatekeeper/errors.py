@@ -17,3 +17,24 @@ class ProposalNotFound(AiopsError):
 
 class ProduceError(AiopsError):
     """Kafka did not acknowledge a record; the message says why."""
+
+
+class GatekeeperError(AiopsError):
+    """The gatekeeper cannot run as configured (topics missing or partitioned unequally)."""
+
+
+class PolicyUnavailable(Exception):
+    """No usable decision: OPA unreachable, too slow, erroring, or undefined/malformed. Means deny."""
+
+    def __init__(self, reason: str, latency_ms: float):
+        super().__init__(reason)
+        self.reason = reason
+        self.latency_ms = latency_ms
+
+
+class BadRecord(Exception):
+    """An input record that goes to its dead-letter topic with `error`."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error

@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 import aiohttp
 from opa_client.opa_async import AsyncOpaClient
 
+from aiops.gatekeeper.errors import PolicyUnavailable
+
 PACKAGE = "aiops.gate"
 RULE = "decision"
 
@@ -25,15 +27,6 @@ class PolicyAnswer:
     policy_revision: str | None
     result: dict[str, Any] = field(default_factory=dict)
     latency_ms: float = 0.0
-
-
-class PolicyUnavailable(Exception):
-    """No usable decision: OPA unreachable, too slow, erroring, or undefined/malformed. Means deny."""
-
-    def __init__(self, reason: str, latency_ms: float):
-        super().__init__(reason)
-        self.reason = reason
-        self.latency_ms = latency_ms
 
 
 def _check_shape(result: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError
 
-from aiops.core import metrics
+from aiops.core import fetch_guard, metrics
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.catalog import ActionCatalog
 from aiops.core.deadletter import (
@@ -32,11 +32,13 @@ from aiops.core.deadletter import (
     send_dead_letter,
     skip_undecodable,
 )
-from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.errors import SerializationError
+from aiops.core.fetch_guard import FetchFailure, fetch_failure
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
+from aiops.gatekeeper.errors import BadRecord, GatekeeperError
 from aiops.gatekeeper.recent import HOUR_MS
-from aiops.gatekeeper.step import BadRecord, ProposalGate
+from aiops.gatekeeper.step import ProposalGate
 from aiops.gatekeeper.times import to_ms
 from connectors.executors import Executor, build_executors
 from streams.output_records import Execution, ExecutionStatus
@@ -44,10 +46,6 @@ from streams.output_records import Execution, ExecutionStatus
 log = logging.getLogger("gatekeeper")
 
 RECORDS = {PROPOSALS: "Proposal", APPROVALS: "Approval", DECISIONS: "Decision", EXECUTIONS: "Execution"}
-
-
-class GatekeeperError(AiopsError):
-    """The gatekeeper cannot run as configured (topics missing or partitioned unequally)."""
 
 
 class Gatekeeper:
@@ -82,6 +80,7 @@ class Gatekeeper:
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                                           linger_ms=0)
         await self._producer.start()
+        fetch_guard.install()  # an unreadable record batch must not block a partition
         try:
             await self._check_topics()
             await self._start_execution_tail()
@@ -174,6 +173,10 @@ class Gatekeeper:
 
     async def _handle(self, topic: str, record: Any) -> None:
         metrics.RECORDS_IN.labels(topic).inc()
+        unreadable = fetch_failure(record.headers)
+        if unreadable:
+            await self._dead_letter(record, FetchFailure(unreadable))
+            return
         try:
             if topic == self.topics[PROPOSALS]:
                 await self.gate.on_proposal(record)
@@ -203,6 +206,8 @@ class Gatekeeper:
                 batch = await reader.getmany(*remaining, timeout_ms=1000)
                 for records in batch.values():
                     for record in records:
+                        if fetch_failure(record.headers):  # logged and counted by the guard; not a deletion
+                            continue
                         self.gate.restore_entry(record.key, record.value)
                 for tp in list(remaining):
                     if await reader.position(tp) >= end[tp]:

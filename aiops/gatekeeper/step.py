@@ -40,15 +40,15 @@ from collections.abc import Awaitable, Callable
 
 from aiops.core import metrics
 from aiops.core.avro import AvroCodec
-from aiops.core.catalog import ActionCatalog, InvalidAction, ValidatedAction
+from aiops.core.catalog import ActionCatalog, ValidatedAction
 from aiops.core.deadletter import ConsumedMessage
-from aiops.core.errors import AiopsError, SerializationError
+from aiops.core.errors import AiopsError, InvalidAction, SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER
 from aiops.gatekeeper.binding import action_hash
-from aiops.gatekeeper.errors import TokenError
+from aiops.gatekeeper.errors import BadRecord, PolicyUnavailable, TokenError
 from aiops.gatekeeper.ledger import ApprovalEntry, ExecutionEntry, ProposalState, RetryEntry
-from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient, PolicyUnavailable
+from aiops.gatekeeper.policy import PolicyAnswer, PolicyClient
 from aiops.gatekeeper.recent import RecentExecutions
 from aiops.gatekeeper.records import (
     approvals_considered,
@@ -59,21 +59,14 @@ from aiops.gatekeeper.records import (
 from aiops.gatekeeper.timers import Timers
 from aiops.gatekeeper.times import from_ms, rfc3339
 from aiops.gatekeeper.tokens import inspect
-from connectors.executors import ExecutionRequest, ExecutionResult, Executor, ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.executors import ExecutionRequest, ExecutionResult, Executor
 from streams.output_records import ApprovalConsidered, Decision, Proposal
 
 log = logging.getLogger("gatekeeper")
 
 # Produces one record (catalog topic name, key, value, partition) and returns once the broker acknowledged it.
 Send = Callable[[str, str, bytes, int | None], Awaitable[None]]
-
-
-class BadRecord(Exception):
-    """An input record that goes to its dead-letter topic with `error`."""
-
-    def __init__(self, error: BaseException):
-        super().__init__(str(error))
-        self.error = error
 
 
 class ProposalGate:

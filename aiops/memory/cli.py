@@ -17,16 +17,14 @@ from aiops.core.settings import Settings
 
 handbook_app = typer.Typer(help="The ops handbook in institutional memory: index and search.", no_args_is_help=True)
 memory_app = typer.Typer(help="Institutional memory: the service that owns the store.", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(handbook_app, name="handbook")
+app.add_typer(memory_app, name="memory")
 
 console = Console()
 err_console = Console(stderr=True)
 INDEX_BATCH = 8
-
-
-def _settings() -> Any:
-    from aiops.core.settings import Settings
-
-    return Settings()
 
 
 @contextmanager
@@ -61,7 +59,7 @@ def index(
     if not documents:
         err_console.print(f"no handbook documents (*.md other than README.md) under {directory}")
         raise typer.Exit(1)
-    with open_memory(_settings()) as memory:
+    with open_memory(Settings()) as memory:
         progress = Progress(TextColumn("[bold]indexing[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=console)
         with progress:
@@ -90,7 +88,7 @@ def search(
                                       "(repeatable)"),
 ) -> None:
     """Search the memory and print a ranked table."""
-    with open_memory(_settings()) as memory:
+    with open_memory(Settings()) as memory:
         hits = memory.search(query, top, kinds=kind or None, services=service or None)
     if not hits:
         console.print(f"no results for {query!r}")
@@ -121,6 +119,6 @@ def serve(
     """Open the memory store as its one owner and serve it over HTTP until SIGINT/SIGTERM."""
     from aiops.memory import service
 
-    settings = _settings()
+    settings = Settings()
     service.serve(settings, host or settings.memory_host, settings.memory_port if port is None else port,
                   say=typer.echo)

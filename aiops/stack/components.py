@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiops.core.errors import StackError
 from aiops.core.settings import Settings
-from aiops.stack import kafka, opa, process
+from aiops.stack import collector, kafka, opa, process
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def provision(settings: Settings, say: Callable[[str], None] = print) -> None:
     kafka.ensure_jars(settings, say)
     opa.ensure_binary(settings, say)
     ensure_alertmanager(settings, say)
+    collector.ensure_collector(settings, say)
 
 
 ALERTMANAGER_TOOLS = ("alertmanager", "amtool")
@@ -84,7 +85,8 @@ def binary(settings: Settings, tool: str) -> Path:
     """The path of a provisioned tool binary by name."""
     binaries = {"opa": opa.ensure_binary,
                 "alertmanager": lambda s, say: ensure_alertmanager(s, say)["alertmanager"],
-                "amtool": lambda s, say: ensure_alertmanager(s, say)["amtool"]}
+                "amtool": lambda s, say: ensure_alertmanager(s, say)["amtool"],
+                "otelcol": collector.ensure_collector}
     if tool not in binaries:
         raise StackError(f"unknown tool {tool!r}; known: {', '.join(binaries)}")
     return binaries[tool](settings, print)

@@ -16,8 +16,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops.core.catalog import ActionCatalog, InvalidAction
+from aiops.core.catalog import ActionCatalog
+from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
+from aiops.triage.errors import LlmRejected
 from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
 from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner, evidence_refs
@@ -49,10 +51,6 @@ class _LlmProposal(BaseModel):
 
 class _LlmAnswer(BaseModel):
     proposals: list[_LlmProposal] = Field(max_length=3)
-
-
-class LlmRejected(Exception):
-    """The model's answer cannot become a proposal; the message says why."""
 
 
 @dataclass

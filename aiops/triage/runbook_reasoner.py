@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiops.core.catalog import ActionCatalog, InvalidAction, RiskClass
+from aiops.core.catalog import ActionCatalog, RiskClass
+from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, RetrievedDocument, TriageContext
 from streams.output_records import EvidenceRef, Incident
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiops.core import metrics
-from aiops.core.catalog import ActionCatalog, InvalidAction, RiskClass
-from aiops.core.errors import AiopsError
+from aiops.core.catalog import ActionCatalog, RiskClass
+from aiops.core.errors import AiopsError, InvalidAction
 from aiops.core.settings import Settings
 from aiops.memory.client import AsyncMemoryClient
 from aiops.memory.documents import HandbookDocument, load_handbook

@@ -5,13 +5,7 @@ proposal's idempotency key, so the receiving side can refuse to run the same act
 """
 
 from aiops.core.settings import Settings
-from connectors.executors.base import (
-    ExecutionRequest,
-    ExecutionResult,
-    Executor,
-    ExecutorError,
-    OutcomeUnknown,
-)
+from connectors.executors.base import ExecutionRequest, ExecutionResult, Executor
 from connectors.executors.dry_run import DryRunExecutor
 from connectors.executors.platform_ctl import PlatformCtlExecutor
 from connectors.executors.webhook import WebhookExecutor
@@ -26,5 +20,4 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
     }
 
 
-__all__ = ["ExecutionRequest", "ExecutionResult", "Executor", "ExecutorError", "OutcomeUnknown",
-           "build_executors"]
+__all__ = ["ExecutionRequest", "ExecutionResult", "Executor", "build_executors"]

@@ -6,21 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from aiops.core.errors import AiopsError
-
 ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate"]
-
-
-class ExecutorError(AiopsError):
-    """The executor definitely did not run the action (refused, unreachable before sending, misconfigured)."""
-
-
-class OutcomeUnknown(AiopsError):
-    """The request may or may not have reached the executor (timeout, connection lost mid-request).
-
-    The gatekeeper then asks the executor for the operation's status by idempotency key before ever
-    sending the request again.
-    """
 
 
 @dataclass(frozen=True)

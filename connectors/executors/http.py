@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.executors.base import ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
 
 
 class HttpClient:

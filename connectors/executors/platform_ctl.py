@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiops.core.settings import Settings
-from connectors.executors.base import ExecutionRequest, ExecutionResult, ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.executors.base import ExecutionRequest, ExecutionResult
 from connectors.executors.http import HttpClient
 
 _DONE = {"succeeded", "success", "done", "completed", "ok", "accepted", "running", "pending"}

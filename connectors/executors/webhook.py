@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from aiops.core.settings import Settings
-from connectors.executors.base import ExecutionRequest, ExecutionResult, ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.executors.base import ExecutionRequest, ExecutionResult
 from connectors.executors.http import HttpClient
 
 

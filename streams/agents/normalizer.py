@@ -1,10 +1,11 @@
 """The shape every normalize agent shares: raw bytes in, canonical Avro records out, dead letters for the rest.
 
 One input message yields zero or more records (a webhook payload with several alerts, an OTLP request
-with many spans) or, when anything in it cannot be decoded, validated or encoded within the record size
-limit, one dead letter: the original key and value, untouched, on `<input>.dlq` with the error in headers.
-Nothing a message holds can stop the agent; offsets are committed only after the producer flushed what the
-message gave.
+with many spans), judged one by one: the readable ones go on, and each one that cannot be read, validated or
+encoded within the record size limit becomes its own dead letter on `<input>.dlq` (that record alone as the
+value, its position, service and reason in headers). A message unreadable as a whole becomes one dead letter
+with the original key and value, untouched. Nothing a message holds can stop the agent; offsets are
+committed only after the producer flushed what the message gave.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 import faust
 
 from aiops.core.avro import AvroCodec
+from aiops.core.deadletter import DeadLetter
 from streams.app import StreamContext
-from streams.ingest.errors import IngestError
+from streams.ingest.verdicts import Rejected
 from streams.records import CanonicalRecord
 from streams.topics import Input, raw_topic
 
+Encoded = tuple[list[tuple[bytes, bytes]], list[Rejected]]
 # Record batch and header bytes that come on top of a key and value.
 RECORD_OVERHEAD = 1024
 
@@ -36,16 +39,23 @@ class Normalizer:
     decode: Callable[[bytes | None], Sequence[CanonicalRecord]]
     key: Callable[[Any], str]  # the canonical record's Kafka key
 
-    def encoder(self, codec: AvroCodec, max_record_bytes: int) -> Callable[[bytes | None], list[tuple[bytes, bytes]]]:
-        """Raw value → the (key, value) pairs to produce; raises for anything that cannot be produced."""
+    def encoder(self, codec: AvroCodec, max_record_bytes: int) -> Callable[[bytes | None], Encoded]:
+        """Raw value → the (key, value) pairs to produce and the records rejected on their own; raises when the
+        message as a whole cannot be read."""
 
-        def encode(value: bytes | None) -> list[tuple[bytes, bytes]]:
-            encoded = [(self.key(r).encode("utf-8"), codec.encode(r.to_avro())) for r in self.decode(value)]
-            oversized = [len(k) + len(v) for k, v in encoded if len(k) + len(v) > max_record_bytes]
-            if oversized:
-                raise IngestError(f"a {self.record} of {oversized[0]} bytes is over the "
-                                  f"{max_record_bytes}-byte record limit")
-            return encoded
+        def encode(value: bytes | None) -> Encoded:
+            records = self.decode(value)
+            rejected = list(getattr(records, "rejected", ()))
+            encoded = []
+            for index, record in enumerate(records):
+                key, data = self.key(record).encode("utf-8"), codec.encode(record.to_avro())
+                if len(key) + len(data) > max_record_bytes:
+                    rejected.append(Rejected(f"record {index}", f"a {self.record} of {len(key) + len(data)} bytes "
+                                             f"is over the {max_record_bytes}-byte record limit",
+                                             getattr(record, "service", None)))
+                else:
+                    encoded.append((key, data))
+            return encoded, rejected
 
         return encode
 
@@ -58,8 +68,12 @@ def add_normalizer(app: faust.App, ctx: StreamContext, normalizer: Normalizer) -
     sink = raw_topic(app, ctx, normalizer.sink)
 
     async def normalize(stream: faust.StreamT) -> None:
-        async for _message, records in source.decoded(stream):
+        async for message, (records, rejected) in source.decoded(stream):
             for key, value in records:
                 await sink.send(key=key, value=value)
+            for rejection in rejected:  # that record alone (the whole message when it cannot stand alone)
+                await source.dead_letter(DeadLetter(message.key, rejection.original or message.value,
+                                                    rejection.error(), message.topic, message.partition,
+                                                    message.offset))
 
     return app.agent(source.topic, name=normalizer.name)(normalize)

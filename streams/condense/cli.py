@@ -12,6 +12,9 @@ from aiops.core.settings import Settings
 
 condense_app = typer.Typer(help="Condense log lines and spans into counts per key and bucket (before Faust).",
                            no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(condense_app, name="condense")
 
 
 def _run(stage: str, loglevel: str, metrics_port: int | None) -> None:

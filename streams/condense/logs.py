@@ -16,7 +16,14 @@ import msgspec
 
 from aiops.core.avro import AvroCodec
 from aiops.core.settings import Settings
-from streams.condense.records import MAX_EXAMPLES, MAX_TRACE_IDS, LogTemplateCount, encode_condensed
+from streams.condense.records import (
+    MAX_EXAMPLES,
+    MAX_PLACEMENTS,
+    MAX_TRACE_IDS,
+    LogTemplateCount,
+    encode_condensed,
+    placement_of,
+)
 from streams.condense.templates import ServiceTemplates
 from streams.ingest.errors import IngestError
 from streams.ingest.fields import normalize_trace_id
@@ -24,6 +31,7 @@ from streams.ingest.json_input import MAX_JSON_DEPTH
 from streams.ingest.logs import _level, _lookup, _text, decode_log_line, find_field
 from streams.ingest.otlp import decode_logs
 from streams.ingest.times import from_epoch_number, parse_event_time
+from streams.ingest.verdicts import Rejected
 from streams.logtemplates.errors import SnapshotError
 from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
 from streams.records import LogRecord, Severity, severity_from_text
@@ -44,10 +52,11 @@ class LogLine(NamedTuple):
     message: str
     trace_id: str | None  # as written: normalised only when kept (a few per record)
     scope: str = ""
+    placement: dict[str, str] | None = None  # where it was logged, when the input says (OTLP resources)
 
 
 class _Count:
-    __slots__ = ("count", "rank", "level", "first", "last", "examples", "trace_ids")
+    __slots__ = ("count", "rank", "level", "first", "last", "examples", "trace_ids", "placements")
 
     def __init__(self, line: LogLine) -> None:
         self.count = 0
@@ -56,6 +65,7 @@ class _Count:
         self.first = self.last = line.time
         self.examples: list[str] = []
         self.trace_ids: list[str] = []
+        self.placements: list[dict[str, str]] = []
 
 
 class LogCondenser:
@@ -81,13 +91,16 @@ class LogCondenser:
         self._level_ranks: dict[str, int] = {}
 
     # --- input ------------------------------------------------------------------------------------
-    def add(self, kind: str, value: bytes | None) -> int:
-        """Count one input message (kind: json, otlp or canonical); IngestError (or SerializationError) when
-        it is refused, and then nothing of it is counted."""
+    def add(self, kind: str, value: bytes | None) -> list[Rejected]:
+        """Count one input message (kind: json, otlp or canonical). IngestError (or SerializationError) when the
+        message as a whole is refused, and then nothing of it is counted; the records of an OTLP request that
+        are refused on their own are returned, to be dead-lettered each (the others are counted)."""
+        rejected: list[Rejected] = []
         if kind == "json":
             lines = [self._json_line(value)]
         elif kind == "otlp":
-            lines = [self._from_record(r) for r in decode_logs(value, self.settings)]
+            decoded = decode_logs(value, self.settings)
+            lines, rejected = [self._from_record(r) for r in decoded], decoded.rejected
         elif kind == "canonical":
             if self.canonical_codec is None:
                 raise IngestError("no codec for canonical log records")
@@ -96,7 +109,7 @@ class LogCondenser:
             raise ValueError(f"unknown log input kind {kind!r}")
         for line in lines:
             self._count(line)
-        return len(lines)
+        return rejected
 
     def _json_line(self, value: bytes | None) -> LogLine:
         # The fast path only for lines that cannot hit a limit or a JSON corner the normaliser rejects: small
@@ -157,9 +170,9 @@ class LogCondenser:
         return "" if found is None else _text(found[1])
 
     def _from_record(self, record: LogRecord) -> LogLine:
-        scope = scope_from(record.attributes, self.scope_labels)
+        scope = scope_from({**record.resource.attributes, **record.attributes}, self.scope_labels)
         return LogLine(record.service, record.time.timestamp(), record.level, RANK[record.severity], record.message,
-                       record.trace_id, scope)
+                       record.trace_id, scope, placement_of(record.service, record.resource))
 
     def _count(self, line: LogLine) -> None:
         templates = self.templates_for(line.service)
@@ -180,6 +193,8 @@ class LogCondenser:
             example = line.message[: self.max_example_chars]
             if example not in counted.examples:
                 counted.examples.append(example)
+        if line.placement and len(counted.placements) < MAX_PLACEMENTS and line.placement not in counted.placements:
+            counted.placements.append(line.placement)
         if line.trace_id and len(counted.trace_ids) < MAX_TRACE_IDS:
             trace_id = normalize_trace_id(line.trace_id)
             if trace_id and trace_id not in counted.trace_ids:
@@ -226,7 +241,7 @@ class LogCondenser:
                 service=service, template_id=template_id, template=self.services[service].template_text(template_id),
                 bucket_start=bucket, bucket_s=self.bucket_s, count=c.count, level=c.level,
                 severity=SEVERITY_OF_RANK[c.rank], first_time=c.first, last_time=c.last, examples=c.examples,
-                trace_ids=c.trace_ids, scope=scope)
+                trace_ids=c.trace_ids, placements=c.placements, scope=scope)
             out.append((service.encode(), encode_condensed(record)))
         self._counts = {}
         return out

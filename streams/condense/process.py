@@ -24,6 +24,7 @@ from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, RawMessage, dead_le
 from aiops.core.errors import AiopsError
 from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
+from streams.ingest.verdicts import Rejected
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class CondenseError(AiopsError):
 class Stage(Protocol):
     """A condensing core: messages in, (key, value) records out at each flush, its state as named blobs."""
 
-    def add(self, kind: str, value: bytes | None) -> int: ...
+    def add(self, kind: str, value: bytes | None) -> list[Rejected]: ...
 
     def drain(self) -> list[tuple[bytes, bytes]]: ...
 
@@ -176,20 +177,22 @@ class CondenseLoop:
                 raise CondenseError(f"consumer error: {error}")
             topic = message.topic()
             try:
-                add(kinds[topic], message.value())
+                for rejection in add(kinds[topic], message.value()):  # that record alone, the rest counted
+                    self._dead_letter(message, rejection.error(), rejection.original)
             except Exception as exc:  # every failure of a message becomes its dead letter; the loop goes on
                 self._dead_letter(message, exc)
             offsets[(topic, message.partition())] = message.offset() + 1
             counts[topic] = counts.get(topic, 0) + 1
         self._pending_messages += len(messages)
 
-    def _dead_letter(self, message: Any, exc: BaseException) -> None:
+    def _dead_letter(self, message: Any, exc: BaseException, original: bytes | None = None) -> None:
         if not isinstance(exc, AiopsError | ValueError):
             log.error("unexpected %s on %s[%d]@%d, dead-lettered: %s", type(exc).__name__, message.topic(),
                       message.partition(), message.offset(), exc)
-        letter = DeadLetter.of(RawMessage.of_confluent(message), exc)
+        raw = RawMessage.of_confluent(message)
+        letter = DeadLetter(raw.key, original or raw.value, exc, raw.topic, raw.partition, raw.offset)
         headers: list[tuple[str, str | bytes | None]] = list(letter.headers())
-        value = message.value()
+        value = letter.value
         if value is not None and len(value) > self._max_dead_letter:
             headers.append((VALUE_DROPPED, f"{len(value)} bytes not copied: over the producer's limit".encode()))
             value = None

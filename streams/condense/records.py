@@ -12,10 +12,14 @@ from typing import Any, Literal
 
 import msgspec
 
+from streams.records import Placement, Resource
+
 # Sizes kept per record: enough for evidence, bounded whatever the input.
 MAX_EXAMPLES = 3
 MAX_TRACE_IDS = 5
 MAX_EXEMPLARS = 5
+MAX_PLACEMENTS = 5  # distinct pods / nodes / versions named per record
+MAX_STACKTRACE_CHARS = 4000  # evidence, not a core dump: the top of the stack says where
 
 
 class LogTemplateCount(msgspec.Struct, frozen=True, tag="log_template", omit_defaults=True):
@@ -33,6 +37,7 @@ class LogTemplateCount(msgspec.Struct, frozen=True, tag="log_template", omit_def
     last_time: float
     examples: list[str] = []
     trace_ids: list[str] = []
+    placements: list[dict[str, str]] = []  # where it was logged (streams.records.Placement, known fields only)
     scope: str = ""  # the correlation scope (AIOPS_CORRELATION_SCOPE_LABELS), "" when one scope
 
 
@@ -45,6 +50,10 @@ class SpanExemplar(msgspec.Struct, frozen=True, omit_defaults=True):
     end_time: float
     error: bool = False
     message: str | None = None
+    placement: dict[str, str] | None = None  # where the span ran (streams.records.Placement, known fields only)
+    exception_type: str | None = None  # the span's first exception event
+    exception_message: str | None = None
+    exception_stacktrace: str | None = None
 
 
 class OperationStats(msgspec.Struct, frozen=True, tag="operation", omit_defaults=True):
@@ -118,3 +127,16 @@ def decode_as(*kinds: type) -> Callable[[bytes | None], Any]:
         return record
 
     return decode
+
+
+def placement_of(service: str, resource: Resource) -> dict[str, str] | None:
+    """A record's Placement as a compact dict (its known fields), None when the resource names no place."""
+    placement = Placement.of(service, resource)
+    return placement.model_dump(exclude_none=True) if placement.known else None
+
+
+def exception_of(attributes: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(type, message, the top of the stack) of an exception event's attributes."""
+    stacktrace = attributes.get("exception.stacktrace")
+    return (attributes.get("exception.type"), attributes.get("exception.message"),
+            stacktrace[:MAX_STACKTRACE_CHARS] if stacktrace else None)

@@ -19,10 +19,26 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
 from aiops.core.avro import AvroCodec
 from aiops.core.settings import Settings
-from streams.condense.records import MAX_EXEMPLARS, CallEdge, OperationStats, SpanExemplar, encode_condensed
+from streams.condense.records import (
+    MAX_EXEMPLARS,
+    CallEdge,
+    OperationStats,
+    SpanExemplar,
+    encode_condensed,
+    exception_of,
+    placement_of,
+)
 from streams.condense.sketch import new_sketch, sketch_to_dict
 from streams.ingest.errors import IngestError
-from streams.ingest.otlp import _PEER_ATTRIBUTES, any_value_text, attributes_text, decode_spans, detect_encoding
+from streams.ingest.otlp import (
+    _PEER_ATTRIBUTES,
+    any_value_text,
+    attributes_text,
+    decode_spans,
+    detect_encoding,
+    resource_from,
+)
+from streams.ingest.verdicts import Rejected
 from streams.records import Span, SpanKind
 from streams.scopes import scope_from
 
@@ -50,6 +66,8 @@ class SpanView(NamedTuple):
     error: bool
     message: str | None
     peer: str | None
+    placement: dict[str, str] | None = None
+    exception: tuple[str | None, str | None, str | None] | None = None  # type, message, stack (error spans)
 
 
 class _Stats:
@@ -65,8 +83,10 @@ class _Stats:
 
 
 def _exemplar(view: SpanView) -> SpanExemplar:
+    kind, message, stack = view.exception or (None, None, None)
     return SpanExemplar(trace_id=view.trace_id, span_id=view.span_id, duration_ms=view.duration_ms,
-                        end_time=view.end_s, error=view.error, message=view.message)
+                        end_time=view.end_s, error=view.error, message=view.message, placement=view.placement,
+                        exception_type=kind, exception_message=message, exception_stacktrace=stack)
 
 
 class SpanCondenser:
@@ -83,28 +103,35 @@ class SpanCondenser:
         self._orphans: OrderedDict[str, list[tuple[str, str, bool, float, str]]] = OrderedDict()
 
     # --- input ------------------------------------------------------------------------------------
-    def add(self, kind: str, value: bytes | None) -> int:
+    def add(self, kind: str, value: bytes | None) -> list[Rejected]:
+        """Count one input message; IngestError when it is refused as a whole (nothing counted), the spans of
+        an OTLP request refused on their own otherwise (to be dead-lettered each; the others are counted)."""
+        rejected: list[Rejected] = []
         if kind == "otlp":
             views = self._fast(value) if value is not None and len(value) <= self._fast_limit else None
             if views is None:
-                views = [self._view(s, self._scope_from(s.attributes)) for s in decode_spans(value, self.settings)]
+                decoded = decode_spans(value, self.settings)
+                views, rejected = [self._view(s) for s in decoded], decoded.rejected
         elif kind == "canonical":
             if self.canonical_codec is None:
                 raise IngestError("no codec for canonical spans")
-            span = Span.from_avro(self.canonical_codec.decode(value))
-            views = [self._view(span, self._scope_from(span.attributes))]
+            views = [self._view(Span.from_avro(self.canonical_codec.decode(value)))]
         else:
             raise ValueError(f"unknown span input kind {kind!r}")
         self._count(views)
-        return len(views)
+        return rejected
 
     def _scope_from(self, attributes: dict[str, str]) -> str:
         return scope_from(attributes, self.scope_labels)
 
-    def _view(self, span: Span, scope: str) -> SpanView:
-        return SpanView(scope, span.service, span.trace_id, span.span_id, span.parent_span_id, span.name,
+    def _view(self, span: Span) -> SpanView:
+        error = span.status == "error"
+        exception = span.exception if error else None
+        return SpanView(self._scope_from({**span.resource.attributes, **span.attributes}), span.service,
+                        span.trace_id, span.span_id, span.parent_span_id, span.name,
                         _SIDE_OF_KIND.get(span.kind, "internal"), span.end_time.timestamp(), span.duration_ms,
-                        span.status == "error", span.status_message, span.peer_service)
+                        error, span.status_message, span.peer_service, placement_of(span.service, span.resource),
+                        exception_of(exception.attributes) if exception else None)
 
     def _fast(self, value: bytes) -> list[SpanView] | None:
         """The request's spans read from protobuf, or None when the normaliser must judge it."""
@@ -129,6 +156,7 @@ class SpanCondenser:
                         if not service:
                             return None
                         scope = self._scope_from(resource)
+                        placement = placement_of(service, resource_from(resource))
                     trace, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
                     start, end = span.start_time_unix_nano, span.end_time_unix_nano
                     if len(trace) != 16 or len(span_id) != 8 or not any(trace) or not any(span_id) \
@@ -146,10 +174,18 @@ class SpanCondenser:
                             next((named[n] for n in _PEER_ATTRIBUTES if named.get(n)), None)
                             if span.kind == OtlpSpan.SPAN_KIND_CLIENT else None)
                     error = span.status.code == OtlpStatus.STATUS_CODE_ERROR
+                    exception = None
+                    if error:  # the first exception event, as the canonical Span names it
+                        for event in span.events:
+                            attributes = attributes_text(event.attributes)
+                            if event.name == "exception" or "exception.type" in attributes:
+                                exception = exception_of(attributes)
+                                break
                     views.append(SpanView(
                         scope, service, trace.hex(), span_id.hex(), parent.hex() if parent and any(parent) else None,
                         span.name, _SIDE_OF_OTLP.get(span.kind, "internal"), (end // 1000) / 1e6,  # µs, as decoded
-                        (end - start) / 1e6, error, span.status.message or None, peer or None))
+                        (end - start) / 1e6, error, span.status.message or None, peer or None, placement,
+                        exception))
         return views or None
 
     # --- counting ---------------------------------------------------------------------------------

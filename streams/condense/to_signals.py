@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.condense.records import CallEdge, LogTemplateCount, OperationStats
+from streams.condense.records import MAX_PLACEMENTS, CallEdge, LogTemplateCount, OperationStats, SpanExemplar
 from streams.correlation.signals import EdgeSignal, LogSignal, SpanSignal
 from streams.logtemplates.rates import RateConfig, TemplateRates
 from streams.logtemplates.tracker import to_signal
+from streams.records import Placement
 
 SIGNAL_COOLDOWN_S = 5.0  # event time between two signals about the same template
 MAX_TRACE_IDS = 5
@@ -30,6 +31,7 @@ class _ServiceRates:
     rates: TemplateRates
     last_signal: dict[str, float] = field(default_factory=dict)  # template id → event time of the last signal
     trace_ids: dict[str, list[str]] = field(default_factory=dict)  # template id → recent trace ids
+    placements: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # template id → where logged
 
 
 class LogTemplateJudge:
@@ -56,6 +58,10 @@ class LogTemplateJudge:
             state.rates.observe(record.template_id, record.last_time, record.level or record.severity,
                                 example_line=example, template=record.template,
                                 count=record.count - len(examples) + 1 if i == 0 else 1)
+        if record.placements:
+            known = state.placements.get(record.template_id, [])
+            state.placements[record.template_id] = [
+                *[p for p in known if p not in record.placements], *record.placements][-MAX_PLACEMENTS:]
         if record.trace_ids:
             recent = state.trace_ids.get(record.template_id, [])
             state.trace_ids[record.template_id] = [
@@ -66,7 +72,8 @@ class LogTemplateJudge:
             if event_ts - state.last_signal.get(evidence.template_id, float("-inf")) < SIGNAL_COOLDOWN_S:
                 continue
             state.last_signal[evidence.template_id] = event_ts
-            signals.append(to_signal(evidence, state.trace_ids.get(evidence.template_id, [])))
+            signals.append(to_signal(evidence, state.trace_ids.get(evidence.template_id, []),
+                                     [Placement(**p) for p in state.placements.get(evidence.template_id, [])]))
         return signals
 
     def save(self, service: str) -> None:
@@ -100,13 +107,14 @@ class OperationBaselines:
         signals = [SpanSignal(trace_id=e.trace_id, span_id=e.span_id, service=stats.service,
                               operation=stats.operation, evidence="error", duration_ms=e.duration_ms,
                               baseline_ms=baseline["mean_ms"] if known else None, message=e.message,
-                              event_time=_when(e.end_time))
+                              event_time=_when(e.end_time), **_origin(e))
                    for e in stats.errors_exemplars]
         if baseline["n"] >= cfg.min_samples:
             mean = baseline["mean_ms"]
             signals += [SpanSignal(trace_id=e.trace_id, span_id=e.span_id, service=stats.service,
                                    operation=stats.operation, evidence="slow", duration_ms=e.duration_ms,
-                                   baseline_ms=mean, message=e.message, event_time=_when(e.end_time))
+                                   baseline_ms=mean, message=e.message, event_time=_when(e.end_time),
+                                   **_origin(e))
                         for e in stats.slow_exemplars
                         if e.duration_ms > cfg.slow_factor * mean and e.duration_ms - mean > cfg.slow_min_ms]
         if stats.ok_count:
@@ -117,6 +125,13 @@ class OperationBaselines:
             moved = 1.0 - (1.0 - cfg.ewma_alpha) ** steps
             self.baselines[key] = {"n": baseline["n"] + stats.ok_count, "mean_ms": start + moved * (mean_ok - start)}
         return signals
+
+
+def _origin(exemplar: SpanExemplar) -> dict[str, Any]:
+    """Where the span ran and the exception it recorded, for its signal."""
+    return {"placement": Placement(**exemplar.placement) if exemplar.placement else None,
+            "exception_type": exemplar.exception_type, "exception_message": exemplar.exception_message,
+            "exception_stacktrace": exemplar.exception_stacktrace}
 
 
 def edge_signal(edge: CallEdge) -> EdgeSignal:

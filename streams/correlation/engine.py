@@ -28,6 +28,7 @@ from streams.correlation.incident import (
     LogEvidence,
     SpanEvidence,
     incident_id_for,
+    placement_from_labels,
 )
 from streams.correlation.rootcause import rank_root_cause
 from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
@@ -227,6 +228,7 @@ class Correlator:
             if incident.status == "resolved":  # the same alert instance fires again: reopen
                 incident.status = "updated"
         new_service = incident.add_service(alert.service)
+        incident.add_placement(placement_from_labels(alert.service, alert.labels))
         incident.add_trace(alert.trace_id)
         if alert.trace_id:
             self.t.trace_to_incident[alert.trace_id] = incident.id
@@ -265,6 +267,8 @@ class Correlator:
                 service=signal.service, template_id=signal.template_id, template=signal.template,
                 level=signal.level, count=signal.count, baseline_per_min=signal.baseline_per_min,
                 reason=signal.reason, examples=signal.examples[:3]))
+            for placement in signal.placements:
+                incident.add_placement(placement)
             for trace_id in signal.trace_ids:
                 incident.add_trace(trace_id)
                 self.t.trace_to_incident[trace_id] = incident.id
@@ -272,7 +276,10 @@ class Correlator:
             incident.add_span(SpanEvidence(
                 trace_id=signal.trace_id, span_id=signal.span_id, service=signal.service,
                 operation=signal.operation, kind=signal.evidence, duration_ms=signal.duration_ms,
-                baseline_ms=signal.baseline_ms, message=signal.message, event_time=signal.event_time))
+                baseline_ms=signal.baseline_ms, message=signal.message, event_time=signal.event_time,
+                exception_type=signal.exception_type, exception_message=signal.exception_message,
+                exception_stacktrace=signal.exception_stacktrace))
+            incident.add_placement(signal.placement)
             self.t.trace_to_incident[signal.trace_id] = incident.id
         incident.dirty = True
 

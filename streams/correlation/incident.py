@@ -8,11 +8,26 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from streams.records import Alert, Severity
+from streams.records import Alert, Placement, Severity
 
 SEVERITY_RANK = {Severity.critical: 4, Severity.error: 3, Severity.warning: 2, Severity.info: 1, Severity.unknown: 0}
 MAX_SPAN_EVIDENCE = 25
 MAX_TRACE_IDS = 200
+MAX_PLACEMENTS = 20
+# Alert labels that say where a service runs (Prometheus and kube-state-metrics conventions), by Placement field.
+PLACEMENT_LABELS = {"environment": ("environment", "env", "deployment_environment"),
+                    "namespace": ("namespace", "k8s_namespace", "kubernetes_namespace"),
+                    "pod": ("pod", "pod_name", "kubernetes_pod_name"),
+                    "node": ("node", "kubernetes_node", "nodename"),
+                    "host": ("host", "hostname"),
+                    "version": ("version", "service_version")}
+
+
+def placement_from_labels(service: str, labels: dict[str, str]) -> Placement:
+    """Where an alert says its service runs, from its labels."""
+    named = {field: next((labels[n] for n in names if labels.get(n)), None)
+             for field, names in PLACEMENT_LABELS.items()}
+    return Placement(service=service, **named)
 
 
 def incident_id_for(alert: Alert) -> str:
@@ -54,6 +69,9 @@ class SpanEvidence(BaseModel):
     baseline_ms: float | None = None
     message: str | None = None
     event_time: datetime
+    exception_type: str | None = None
+    exception_message: str | None = None
+    exception_stacktrace: str | None = None
 
 
 class IncidentState(BaseModel):
@@ -68,6 +86,7 @@ class IncidentState(BaseModel):
     log_evidence: dict[str, LogEvidence] = Field(default_factory=dict)
     span_evidence: list[SpanEvidence] = Field(default_factory=list)
     trace_ids: list[str] = Field(default_factory=list)
+    placements: list[Placement] = Field(default_factory=list)  # where the services involved ran
     merged: list[str] = Field(default_factory=list)
     dirty: bool = True
     last_emitted: float = 0.0
@@ -91,6 +110,10 @@ class IncidentState(BaseModel):
     def add_trace(self, trace_id: str | None) -> None:
         if trace_id and trace_id not in self.trace_ids:
             self.trace_ids = [*self.trace_ids, trace_id][-MAX_TRACE_IDS:]
+
+    def add_placement(self, placement: Placement | None) -> None:
+        if placement is not None and placement.known and placement not in self.placements:
+            self.placements = [*self.placements, placement][-MAX_PLACEMENTS:]
 
     @property
     def firing(self) -> list[AlertState]:
@@ -131,6 +154,8 @@ class IncidentState(BaseModel):
             self.add_span(span)
         for trace_id in other.trace_ids:
             self.add_trace(trace_id)
+        for placement in other.placements:
+            self.add_placement(placement)
         self.window_start = min(self.window_start, other.window_start)
         self.window_end = max(self.window_end, other.window_end)
         self.merged = sorted({*self.merged, other.id, *other.merged})
@@ -167,6 +192,7 @@ class IncidentState(BaseModel):
                 {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
             ],
             "similar_incidents": [],
+            "placements": [p.model_dump() for p in sorted(self.placements, key=lambda p: (p.service, str(p)))],
             "window_start": self.window_start,
             "window_end": self.window_end,
             "updated_at": datetime.fromtimestamp(now, UTC),

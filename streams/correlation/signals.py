@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.records import Alert, Severity
+from streams.records import Alert, Placement, Severity
 
 
 class _Signal(BaseModel):
@@ -42,6 +42,7 @@ class LogSignal(_Signal):
     examples: list[str] = Field(default_factory=list)
     trace_ids: list[str] = Field(default_factory=list)
     event_time: datetime
+    placements: list[Placement] = Field(default_factory=list)  # the pods, nodes, versions that logged it
 
 
 class SpanSignal(_Signal):
@@ -57,6 +58,10 @@ class SpanSignal(_Signal):
     baseline_ms: float | None = None
     message: str | None = None
     event_time: datetime
+    placement: Placement | None = None  # where the span ran
+    exception_type: str | None = None  # the span's first exception event
+    exception_message: str | None = None
+    exception_stacktrace: str | None = None
 
 
 class EdgeSignal(_Signal):

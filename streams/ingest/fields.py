@@ -45,16 +45,27 @@ def _check_text(name: str, text: str, limit: int) -> None:
         raise IngestError(f"field {name} is {size} bytes, over the {limit}-byte limit")
 
 
+def _check(path: str, value: Any, limit: int) -> None:
+    if isinstance(value, str):
+        _check_text(f"'{path}'", value, limit)
+    elif isinstance(value, BaseModel):
+        for name, item in value:
+            _check(f"{path}.{name}", item, limit)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(f"'{path}' key", key, limit)
+            _check(f"{path}[{key[:60]!r}]", item, limit)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check(f"{path}[{index}]", item, limit)
+
+
 def check_fields(record: Record, limit: int) -> Record:
-    """The record itself, or IngestError when one of its texts is longer than the limit or not valid Unicode.
+    """The record itself, or IngestError when one of its texts (at any depth: attributes, events, links) is longer
+    than the limit or not valid Unicode.
 
     Over-long fields are rejected rather than truncated: a cut message would look complete downstream.
     """
     for name, value in record:
-        if isinstance(value, str):
-            _check_text(f"'{name}'", value, limit)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                _check_text(f"'{name}' key", key, limit)
-                _check_text(f"'{name}[{key[:60]!r}]'", item, limit)
+        _check(name, value, limit)
     return record

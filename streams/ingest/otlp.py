@@ -1,21 +1,24 @@
 """What the OpenTelemetry Collector's Kafka exporter writes to otlp_spans / otlp_logs, read into canonical
-Span and LogRecord records. Both encodings: `otlp_proto` (ExportTraceServiceRequest / ExportLogsServiceRequest
-bytes) and `otlp_json` (OTLP/JSON), parsed with opentelemetry-proto and google.protobuf.json_format.
+Span and LogRecord records, record by record.
 
-OTLP/JSON differs from the proto3 JSON mapping in one place: trace and span ids are hex, not base64.
-`parse_request` and `to_otlp_json` convert at the boundary, so json_format does the rest.
+Each record is judged on its own (OTLP's partial-success semantics): the readable ones become canonical
+records with their resource (the semantic-convention attributes by name, every attribute as text), their
+instrumentation scope and, for spans, their events (exceptions with type, message and stack trace) and links.
+Each unreadable one is rejected with its position, its service and the record alone as a request of its own
+(in the message's encoding); a resource without a service is rejected once, with all its records. The wire
+level (encodings, parsing, cutting requests down) is in streams/ingest/otlp_wire.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -27,18 +30,37 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 from aiops.core.settings import Settings
 from streams.ingest.errors import IngestError
 from streams.ingest.fields import check_fields, resolve_service
-from streams.ingest.json_input import check_message_size, load_json_object
+from streams.ingest.otlp_wire import (
+    Encoding,
+    Path,
+    detect_encoding,
+    encode,
+    parse_request,
+    parse_request_encoded,
+    paths,
+    subset,
+    to_otlp_json,
+)
 from streams.ingest.times import from_unix_nanos
 from streams.ingest.validation import build
-from streams.records import LogRecord, Severity, Span, SpanKind, severity_from_otlp_number, severity_from_text
+from streams.ingest.verdicts import Decoded, Rejected
+from streams.records import (
+    InstrumentationScope,
+    LogRecord,
+    Resource,
+    Severity,
+    Span,
+    SpanEvent,
+    SpanKind,
+    SpanLink,
+    severity_from_otlp_number,
+    severity_from_text,
+)
 
-Encoding = Literal["otlp_proto", "otlp_json"]
-Request = TypeVar("Request", ExportTraceServiceRequest, ExportLogsServiceRequest)
+__all__ = ["OtlpVerdict", "any_value_text", "attributes_text", "decode_logs", "decode_spans", "detect_encoding",
+           "judge_request", "parse_request", "resource_from", "to_otlp_json"]
 
 SOURCE_OTLP = "otlp"
-# json_format's own limit; protobuf's binary parser stops at 100 levels of nested messages.
-_JSON_RECURSION_DEPTH = 64
-_JSON_WHITESPACE = b" \t\r\n"
 _KINDS = {
     OtlpSpan.SPAN_KIND_INTERNAL: SpanKind.internal, OtlpSpan.SPAN_KIND_SERVER: SpanKind.server,
     OtlpSpan.SPAN_KIND_CLIENT: SpanKind.client, OtlpSpan.SPAN_KIND_PRODUCER: SpanKind.producer,
@@ -47,117 +69,20 @@ _KINDS = {
 _STATUSES = {OtlpStatus.STATUS_CODE_OK: "ok", OtlpStatus.STATUS_CODE_ERROR: "error"}
 # Where a client span names its callee, most specific first (semantic conventions old and new).
 _PEER_ATTRIBUTES = ("server.address", "net.peer.name", "db.namespace", "db.name", "db.system.name", "db.system")
-
-# Where the ids sit in OTLP/JSON (camelCase, as the spec writes them; snake_case is accepted too).
-_TRACE_ID_PATHS = (("resourceSpans", "scopeSpans", "spans"), ("traceId", "spanId", "parentSpanId"))
-_LINK_ID_FIELDS = ("traceId", "spanId")
-_LOG_ID_PATHS = (("resourceLogs", "scopeLogs", "logRecords"), ("traceId", "spanId"))
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
-def detect_encoding(data: bytes, configured: str = "auto") -> Encoding:
-    """The configured encoding, or per message: OTLP/JSON starts with '{' (after whitespace).
-
-    A protobuf request starts with 0x0a (the tag of its first resource; a newline to JSON) and a length
-    byte that may be 0x7b ('{'): `parse_request` tries protobuf first when a message starts with 0x0a.
-    """
-    if configured in ("otlp_proto", "otlp_json"):
-        return configured  # type: ignore[return-value]
-    return "otlp_json" if data.lstrip(_JSON_WHITESPACE)[:1] == b"{" else "otlp_proto"
-
-
-def _names(name: str) -> tuple[str, ...]:
-    return (name,) if _snake(name) == name else (name, _snake(name))
-
-
-def _items(container: dict[str, Any], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for key in _names(name):
-        items = container.get(key)
-        if isinstance(items, list):
-            for i, item in enumerate(items):
-                if isinstance(item, dict):
-                    yield f"{key}[{i}]", item
-
-
-def _convert_ids(record: dict[str, Any], fields: tuple[str, ...], where: str,
-                 convert: Callable[[str, str], str]) -> None:
-    for field in fields:
-        for key in _names(field):
-            value = record.get(key)
-            if isinstance(value, str) and value:
-                record[key] = convert(value, f"{where}.{key}")
-
-
-def _hex_to_base64(value: str, where: str) -> str:
-    try:
-        return base64.b64encode(bytes.fromhex(value)).decode("ascii")
-    except ValueError:
-        raise IngestError(f"{where}: not a hex id") from None
-
-
-def _base64_to_hex(value: str, where: str) -> str:
-    return base64.b64decode(value).hex()
-
-
-def _walk_ids(document: dict[str, Any], request: type[Message], convert: Callable[[str, str], str]) -> None:
-    is_traces = request is ExportTraceServiceRequest
-    (outer, middle, inner), fields = _TRACE_ID_PATHS if is_traces else _LOG_ID_PATHS
-    for w1, resource in _items(document, outer):
-        for w2, scope in _items(resource, middle):
-            for w3, record in _items(scope, inner):
-                where = f"{w1}.{w2}.{w3}"
-                _convert_ids(record, fields, where, convert)
-                if is_traces:
-                    for w4, link in _items(record, "links"):
-                        _convert_ids(link, _LINK_ID_FIELDS, f"{where}.{w4}", convert)
-
-
-def parse_request(data: bytes | None, request: type[Request], encoding: str, max_bytes: int) -> Request:
-    """An ExportTraceServiceRequest or ExportLogsServiceRequest from otlp_proto or otlp_json bytes."""
-    data = check_message_size(data, max_bytes)
-    detected = detect_encoding(data, encoding)
-    if detected == "otlp_json" and encoding == "auto" and data[:1] == b"\n":
-        try:
-            return _parse_protobuf(data, request)
-        except IngestError as not_protobuf:
-            try:
-                return _parse_json(data, request, max_bytes)
-            except IngestError as not_json:
-                raise IngestError(f"{not_protobuf.reason}; nor OTLP/JSON: {not_json.reason}") from None
-    if detected == "otlp_proto":
-        return _parse_protobuf(data, request)
-    return _parse_json(data, request, max_bytes)
-
-
-def _parse_protobuf(data: bytes, request: type[Request]) -> Request:
-    try:
-        return request.FromString(data)
-    except DecodeError as exc:
-        detail = str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else ""
-        raise IngestError(f"not an OTLP {request.DESCRIPTOR.name}: protobuf parse error"
-                          + (f" ({detail})" if detail else "")) from None
-
-
-def _parse_json(data: bytes, request: type[Request], max_bytes: int) -> Request:
-    name = request.DESCRIPTOR.name
-    document = load_json_object(data, max_bytes)
-    _walk_ids(document, request, _hex_to_base64)
-    try:
-        return json_format.ParseDict(document, request(), ignore_unknown_fields=True,
-                                     max_recursion_depth=_JSON_RECURSION_DEPTH)
-    except (json_format.ParseError, ValueError, TypeError, UnicodeError, RecursionError) as exc:
-        detail = str(exc).replace(f"Failed to parse {name}: ", "")[:300]
-        raise IngestError(f"not an OTLP {name} (JSON): {detail}") from None
-
-
-def to_otlp_json(message: Message) -> bytes:
-    """OTLP/JSON as the Collector writes it: camelCase, enums as integers, int64 as strings, hex ids."""
-    document = json_format.MessageToDict(message, use_integers_for_enums=True)
-    _walk_ids(document, type(message), _base64_to_hex)
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+# The resource's semantic-convention attributes kept by name (newest name first).
+RESOURCE_FIELDS = {
+    "service_namespace": ("service.namespace",),
+    "service_version": ("service.version",),
+    "service_instance_id": ("service.instance.id",),
+    "deployment_environment": ("deployment.environment.name", "deployment.environment"),
+    "host_name": ("host.name",),
+    "k8s_namespace": ("k8s.namespace.name",),
+    "k8s_pod": ("k8s.pod.name",),
+    "k8s_node": ("k8s.node.name",),
+}
+_POSITION: dict[type[Message], tuple[str, str, str]] = {
+             ExportTraceServiceRequest: ("resourceSpans", "scopeSpans", "spans"),
+             ExportLogsServiceRequest: ("resourceLogs", "scopeLogs", "logRecords")}
 
 
 def _plain(value: AnyValue) -> Any:
@@ -192,12 +117,19 @@ def attributes_text(attributes: Iterable[KeyValue]) -> dict[str, str]:
     return {kv.key: any_value_text(kv.value) for kv in attributes}
 
 
+def resource_from(attributes: dict[str, str]) -> Resource:
+    """A Resource from an OTLP resource's attributes (as text)."""
+    named = {field: next((attributes[n] for n in names if attributes.get(n)), None)
+             for field, names in RESOURCE_FIELDS.items()}
+    return Resource(**named, attributes=attributes)
+
+
 def _resource_service(resource_attributes: dict[str, str], settings: Settings, where: str) -> str:
     order = ["service.name", *[name for name in settings.service_labels if name != "service.name"]]
     try:
         return resolve_service(resource_attributes, order, "resource attributes")
     except IngestError as exc:
-        raise IngestError(f"{where}: {exc.reason}") from None
+        raise IngestError(f"{where}: {exc.reason}" if where else exc.reason) from None
 
 
 def _id_hex(raw: bytes, size: int, where: str, *, required: bool) -> str | None:
@@ -224,40 +156,39 @@ def _peer_service(span: OtlpSpan, attributes: dict[str, str]) -> str | None:
     return None
 
 
-def _span(span: OtlpSpan, service: str, where: str) -> Span:
+def _scope(scope: Any) -> InstrumentationScope | None:
+    if not scope.name and not scope.version:
+        return None
+    return InstrumentationScope(name=scope.name, version=scope.version or None)
+
+
+def _events(span: OtlpSpan) -> list[SpanEvent]:
+    return [SpanEvent(name=event.name, time=from_unix_nanos(event.time_unix_nano),
+                      attributes=attributes_text(event.attributes)) for event in span.events]
+
+
+def _links(span: OtlpSpan) -> list[SpanLink]:
+    return [SpanLink(trace_id=_id_hex(link.trace_id, 16, f"links[{i}].traceId", required=True),
+                     span_id=_id_hex(link.span_id, 8, f"links[{i}].spanId", required=True),
+                     attributes=attributes_text(link.attributes)) for i, link in enumerate(span.links)]
+
+
+def _span(span: OtlpSpan, service: str, resource: Resource, scope: InstrumentationScope | None) -> Span:
     if span.end_time_unix_nano < span.start_time_unix_nano:
-        raise IngestError(f"{where}: ends before it starts")
+        raise IngestError("ends before it starts")
     attributes = attributes_text(span.attributes)
     return build(
-        Span, where,
-        trace_id=_id_hex(span.trace_id, 16, f"{where}.traceId", required=True),
-        span_id=_id_hex(span.span_id, 8, f"{where}.spanId", required=True),
-        parent_span_id=_id_hex(span.parent_span_id, 8, f"{where}.parentSpanId", required=False),
+        Span,
+        trace_id=_id_hex(span.trace_id, 16, "traceId", required=True),
+        span_id=_id_hex(span.span_id, 8, "spanId", required=True),
+        parent_span_id=_id_hex(span.parent_span_id, 8, "parentSpanId", required=False),
         service=service, name=span.name, kind=_KINDS.get(span.kind, SpanKind.unspecified),
         start_time=from_unix_nanos(span.start_time_unix_nano), end_time=from_unix_nanos(span.end_time_unix_nano),
         duration_ms=(span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
         status=_STATUSES.get(span.status.code, "unset"), status_message=span.status.message or None,
-        peer_service=_peer_service(span, attributes), attributes=attributes,
+        peer_service=_peer_service(span, attributes), attributes=attributes, resource=resource, scope=scope,
+        events=_events(span), links=_links(span),
     )
-
-
-def decode_spans(value: bytes | None, settings: Settings) -> list[Span]:
-    """One message on otlp_spans into canonical spans (all of them, or IngestError for the whole message)."""
-    request = parse_request(value, ExportTraceServiceRequest, settings.otlp_encoding,
-                            settings.ingest_max_message_bytes)
-    spans = []
-    for ri, resource_spans in enumerate(request.resource_spans):
-        service: str | None = None
-        for si, scope_spans in enumerate(resource_spans.scope_spans):
-            for pi, span in enumerate(scope_spans.spans):
-                if service is None:
-                    service = _resource_service(attributes_text(resource_spans.resource.attributes), settings,
-                                                f"resourceSpans[{ri}]")
-                where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
-                spans.append(check_fields(_span(span, service, where), settings.ingest_max_field_bytes))
-    if not spans:
-        raise IngestError("ExportTraceServiceRequest holds no spans")
-    return spans
 
 
 def _severity(record: OtlpLogRecord) -> tuple[Severity, str]:
@@ -268,7 +199,8 @@ def _severity(record: OtlpLogRecord) -> tuple[Severity, str]:
     return severity_from_text(record.severity_text), record.severity_text
 
 
-def _log_record(record: OtlpLogRecord, service: str, where: str, now: datetime) -> LogRecord:
+def _log_record(record: OtlpLogRecord, service: str, resource: Resource, scope: InstrumentationScope | None,
+                now: datetime) -> LogRecord:
     severity, level = _severity(record)
     observed = from_unix_nanos(record.observed_time_unix_nano) if record.observed_time_unix_nano else now
     event_time = from_unix_nanos(record.time_unix_nano) if record.time_unix_nano else observed
@@ -276,31 +208,89 @@ def _log_record(record: OtlpLogRecord, service: str, where: str, now: datetime) 
     if record.event_name:
         attributes.setdefault("event.name", record.event_name)
     return build(
-        LogRecord, where,
+        LogRecord,
         time=event_time, observed_time=observed, service=service, severity=severity, level=level,
         message=any_value_text(record.body),
-        trace_id=_id_hex(record.trace_id, 16, f"{where}.traceId", required=False),
-        span_id=_id_hex(record.span_id, 8, f"{where}.spanId", required=False),
-        attributes=attributes, source=SOURCE_OTLP,
+        trace_id=_id_hex(record.trace_id, 16, "traceId", required=False),
+        span_id=_id_hex(record.span_id, 8, "spanId", required=False),
+        attributes=attributes, source=SOURCE_OTLP, resource=resource, scope=scope,
     )
 
 
-def decode_logs(value: bytes | None, settings: Settings, now: datetime | None = None) -> list[LogRecord]:
-    """One message on otlp_logs into canonical log records (all of them, or IngestError for the whole message)."""
+@dataclass(frozen=True)
+class OtlpVerdict:
+    """One record of a request, read or rejected; `paths` are the records it covers (more than one when a
+    whole resource is rejected)."""
+
+    paths: tuple[Path, ...]
+    record: Span | LogRecord | None = None
+    rejected: Rejected | None = None
+
+
+def _position(request: Message, path: tuple[int, ...]) -> str:
+    names = _POSITION[type(request)]
+    return ".".join(f"{name}[{index}]" for name, index in zip(names, path, strict=False))
+
+
+def judge_request(request: Message, settings: Settings, encoding: Encoding,
+                  now: datetime | None = None) -> Iterator[OtlpVerdict]:
+    """Every record of an export request, each read into its canonical record or rejected on its own."""
     now = now or datetime.now(UTC)
-    request = parse_request(value, ExportLogsServiceRequest, settings.otlp_encoding,
-                            settings.ingest_max_message_bytes)
-    records = []
-    for ri, resource_logs in enumerate(request.resource_logs):
-        service: str | None = None
-        for si, scope_logs in enumerate(resource_logs.scope_logs):
-            for li, record in enumerate(scope_logs.log_records):
-                if service is None:
-                    service = _resource_service(attributes_text(resource_logs.resource.attributes), settings,
-                                                f"resourceLogs[{ri}]")
-                where = f"resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]"
-                records.append(check_fields(_log_record(record, service, where, now),
-                                            settings.ingest_max_field_bytes))
-    if not records:
-        raise IngestError("ExportLogsServiceRequest holds no log records")
-    return records
+    is_traces = isinstance(request, ExportTraceServiceRequest)
+    limit = settings.ingest_max_field_bytes
+    by_resource: dict[int, list[tuple[Path, Any, Any, Any]]] = {}
+    for item in paths(request):
+        by_resource.setdefault(item[0][0], []).append(item)
+    for ri, items in by_resource.items():
+        attributes = attributes_text(items[0][1].resource.attributes)
+        try:
+            service = _resource_service(attributes, settings, "")
+        except IngestError as exc:  # no service for any of its records: rejected once, as a whole
+            covered = tuple(path for path, *_ in items)
+            yield OtlpVerdict(covered, rejected=Rejected(
+                _position(request, (ri,)), exc.reason, None, encode(subset(request, covered), encoding),
+                len(covered)))
+            continue
+        resource = resource_from(attributes)
+        for path, _resource, scope, item in items:
+            try:
+                scope_record = _scope(scope.scope)
+                record = (_span(item, service, resource, scope_record) if is_traces
+                          else _log_record(item, service, resource, scope_record, now))
+                yield OtlpVerdict((path,), record=check_fields(record, limit))
+            except IngestError as exc:
+                yield OtlpVerdict((path,), rejected=Rejected(_position(request, path), exc.reason, service,
+                                                             encode(subset(request, [path]), encoding)))
+
+
+def _decode(value: bytes | None, settings: Settings,
+            request_type: type[ExportTraceServiceRequest] | type[ExportLogsServiceRequest], noun: str,
+            now: datetime | None = None) -> Decoded:
+    request, encoding = parse_request_encoded(value, request_type, settings.otlp_encoding,
+                                              settings.ingest_max_message_bytes)
+    decoded: Decoded = Decoded()
+    for verdict in judge_request(request, settings, encoding, now):
+        if verdict.record is not None:
+            decoded.append(verdict.record)
+        elif verdict.rejected is not None:
+            decoded.rejected.append(verdict.rejected)
+    if not decoded and not decoded.rejected:
+        raise IngestError(f"{request_type.DESCRIPTOR.name} holds no {noun}")
+    return decoded
+
+
+def decode_spans(value: bytes | None, settings: Settings) -> Decoded[Span]:
+    """One message on otlp_spans into canonical spans, each unreadable one in `rejected` (IngestError when the
+    message as a whole cannot be read)."""
+    return _decode(value, settings, ExportTraceServiceRequest, "spans")
+
+
+def decode_logs(value: bytes | None, settings: Settings, now: datetime | None = None) -> Decoded[LogRecord]:
+    """One message on otlp_logs into canonical log records, each unreadable one in `rejected` (IngestError when
+    the message as a whole cannot be read)."""
+    return _decode(value, settings, ExportLogsServiceRequest, "log records", now)
+
+
+def count_records(request: Message) -> int:
+    """How many spans or log records a request holds."""
+    return sum(1 for _ in paths(request))

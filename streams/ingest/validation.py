@@ -22,6 +22,7 @@ _EXPECTED = {
     "int_parsing": "expected an integer",
     "int_from_float": "expected an integer",
     "bool_type": "expected a boolean",
+    "float_type": "expected a number",
     "missing": "missing",
 }
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import typer
 
 logs_app = typer.Typer(help="Log templates: how the miner groups log lines.", no_args_is_help=True)
+# The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
+app = typer.Typer()
+app.add_typer(logs_app, name="logs")
 
 MESSAGE_FIELDS = ("message", "msg", "log")
 

@@ -18,7 +18,7 @@ from typing import Any
 from streams.correlation.signals import LogSignal
 from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
 from streams.logtemplates.rates import RateConfig, TemplateEvidence, TemplateRates
-from streams.records import LogRecord, severity_from_text
+from streams.records import LogRecord, Placement, severity_from_text
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class TrackerConfig:
     persist_every_s: float = 2.0
     signal_cooldown_s: float = 5.0  # event time between two signals about the same template
     max_trace_ids: int = 5
+    max_placements: int = 5  # distinct pods / nodes / versions named per template
 
 
 @dataclass
@@ -39,11 +40,17 @@ class ServiceLogState:
     dirty: int = 0
     last_signal: dict[str, float] = field(default_factory=dict)  # template id → event time of last signal
     trace_ids: dict[str, list[str]] = field(default_factory=dict)  # template id → recent trace ids
+    placements: dict[str, list[Placement]] = field(default_factory=dict)  # template id → where it was logged
 
     def remember_trace(self, template_id: str, trace_id: str | None, keep: int) -> None:
         recent = self.trace_ids.get(template_id, [])
         if trace_id and trace_id not in recent:
             self.trace_ids[template_id] = [*recent, trace_id][-keep:]
+
+    def remember_placement(self, template_id: str, placement: Placement, keep: int) -> None:
+        recent = self.placements.get(template_id, [])
+        if placement.known and placement not in recent:
+            self.placements[template_id] = [*recent, placement][-keep:]
 
     def cooled_down(self, template_id: str, event_ts: float, cooldown_s: float) -> bool:
         """Whether a signal about this template may go out at event_ts (and if so, remember that it did)."""
@@ -53,11 +60,13 @@ class ServiceLogState:
         return True
 
 
-def to_signal(evidence: TemplateEvidence, trace_ids: list[str]) -> LogSignal:
+def to_signal(evidence: TemplateEvidence, trace_ids: list[str],
+              placements: list[Placement] | None = None) -> LogSignal:
     return LogSignal(service=evidence.service, template_id=evidence.template_id, template=evidence.template,
                      level=evidence.level, severity=severity_from_text(evidence.level), count=evidence.count,
                      baseline_per_min=evidence.baseline_per_min, reason=evidence.reason,
-                     examples=list(evidence.examples), trace_ids=trace_ids, event_time=evidence.window_end)
+                     examples=list(evidence.examples), trace_ids=trace_ids, event_time=evidence.window_end,
+                     placements=list(placements or []))
 
 
 class TemplateTracker:
@@ -92,8 +101,11 @@ class TemplateTracker:
         state.rates.observe(match.template_id, record.time, record.severity, example_line=record.message,
                             template=match.template)
         state.remember_trace(match.template_id, record.trace_id, self.config.max_trace_ids)
+        state.remember_placement(match.template_id, Placement.of(record.service, record.resource),
+                                 self.config.max_placements)
         event_ts = record.time.timestamp()
-        signals = [to_signal(evidence, state.trace_ids.get(evidence.template_id, []))
+        signals = [to_signal(evidence, state.trace_ids.get(evidence.template_id, []),
+                             state.placements.get(evidence.template_id))
                    for evidence in state.rates.evidence(record.time, template_ids=[match.template_id])
                    if state.cooled_down(evidence.template_id, event_ts, self.config.signal_cooldown_s)]
         state.dirty += 1

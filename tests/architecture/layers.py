@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^connectors\.approvals_http$", 4),  # approval ingress: verifies tokens with the gatekeeper's code
     (r"^connectors(\.|$)", 2),  # the bridges (they use the stream decoders)
     (r"^aiops\.gatekeeper(\.|$)", 3),
+    (r"^aiops\.mcp(\.|$)", 3),  # an interface over memory, triage's proposals and the output topics
     (r"^streams(\.|$)", 4),  # the Faust app and its agents
     (r"^aiops\.(demo|bench)(\.|$)", 5),  # whole-system runs
 ]
