@@ -20,7 +20,14 @@ from streams.ingest.errors import IngestError
 from streams.ingest.logs import decode_log_line
 from streams.ingest.otlp import decode_spans
 from streams.logtemplates.rates import RateConfig
-from tests.streams.ingest.samples import fluentbit_line, otlp_span, to_json_bytes, trace_request, vector_line
+from tests.streams.ingest.samples import (
+    fluentbit_line,
+    logs_request,
+    otlp_span,
+    to_json_bytes,
+    trace_request,
+    vector_line,
+)
 
 SETTINGS = Settings()
 LINES = [
@@ -242,3 +249,18 @@ def test_a_new_error_template_becomes_one_log_signal_with_its_count():
     assert (signals[0].count, signals[0].reason, signals[0].trace_ids) == (
         51, "new template at critical level", ["a" * 32])
     assert judge.observe(record) == []  # the cooldown: the same template is not reported again at once
+
+
+def test_otlp_log_counts_name_where_they_were_logged_and_become_log_signals_that_do_too():
+    condenser = LogCondenser(Settings(correlation_scope_labels=["k8s.cluster.name"]))
+    for pod in ("orders-db-0", "orders-db-1"):
+        request = logs_request(*[f"FATAL: remaining connection slots are reserved ({i})" for i in range(4)],
+                               service="orders-db", resource={"k8s.pod.name": pod, "k8s.namespace.name": "shop",
+                                                              "k8s.cluster.name": "eu-1"})
+        assert condenser.add("otlp", request.SerializeToString()) == []
+    (record,) = [decode_condensed(v) for _, v in condenser.drain()]
+    assert record.count == 8 and record.scope == "eu-1" and record.severity == "error"
+    assert record.placements == [{"service": "orders-db", "namespace": "shop", "pod": "orders-db-0"},
+                                 {"service": "orders-db", "namespace": "shop", "pod": "orders-db-1"}]
+    (signal,) = LogTemplateJudge(RateConfig(), {}).observe(record)
+    assert {p.pod for p in signal.placements} == {"orders-db-0", "orders-db-1"}
