@@ -101,7 +101,8 @@ def _row(result: CaseResult, seconds: float) -> str:
     line = (f"{result.case_id}: {mark}; named {result.named}, expected {result.root_cause} (rank {result.rank}); "
             f"detected {result.detect_s}s after the fault; {result.false_incidents} false, "
             f"{result.other_incidents} other incident(s) ({seconds:.0f}s)")
-    return line + (f"\n    why: {result.why}" if result.why else "")
+    line += f"\n    why: {result.why}" if result.why else ""
+    return line + "".join(f"\n    {other}" for other in result.others)
 
 
 def _table(report: dict) -> None:

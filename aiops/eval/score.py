@@ -6,9 +6,9 @@ An incident's opening time is the event time of its first snapshot. For a fault 
 - the case's incident is the one, among those opened after the warm-up, that holds the labelled service (the
   one with the most evidence when several do; when none does, the one with the most evidence: a miss);
 - top-1 / top-3: where the labelled service stands among the final snapshot's ranked candidates;
-- time to detect: from the fault to the first snapshot of any incident naming the labelled service first
-  (negative when the evidence was there before the label's time);
-- other incidents: further incidents opened after the warm-up.
+- time to detect: from the fault to the first snapshot after it of any incident naming the labelled service
+  first;
+- other incidents: further incidents opened after the warm-up (each described in `others`).
 For a fault-free case every incident anomalies opened is a false one.
 """
 
@@ -38,6 +38,7 @@ class CaseResult:
     other_incidents: int = 0
     why: str = ""
     evidence: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)  # the other and false incidents, one line each
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +80,7 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
         result.false_incidents = sum(1 for v in incidents.values() if _by_anomalies(v[1]))
         result.why = "fault-free reference" + (f": {result.false_incidents} incident(s) opened by anomalies"
                                                if result.false_incidents else "")
+        result.others = [_describe(i, v[1], "false") for i, v in incidents.items() if _by_anomalies(v[1])]
         return result
     result.opened = bool(in_case)
     if not in_case:
@@ -90,6 +92,8 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     record = pool[chosen][1]
     result.incident = chosen
     result.other_incidents = len(in_case) - 1
+    result.others = [_describe(i, v[1], "false" if i not in in_case else "other") for i, v in incidents.items()
+                     if i != chosen and (i in in_case or _by_anomalies(v[1]))]
     result.candidates = [c["service"] for c in record["root_cause"]["candidates"]] \
         or ([record["root_cause"]["service"]] if record["root_cause"]["service"] else [])
     result.named = record["root_cause"]["service"]
@@ -109,6 +113,11 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     if not result.top1:
         result.why = _why(label.root_cause_service, record, bool(holding))
     return result
+
+
+def _describe(incident_id: str, record: dict[str, Any], kind: str) -> str:
+    return (f"{kind} {incident_id} (opened by {record.get('opened_by', 'alert')}): names "
+            f"{record['root_cause']['service']}; services {', '.join(record['services'])}")
 
 
 def _why(service: str, record: dict[str, Any], holds: bool) -> str:
