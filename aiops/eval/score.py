@@ -80,7 +80,7 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
         result.false_incidents = sum(1 for v in incidents.values() if _by_anomalies(v[1]))
         result.why = "fault-free reference" + (f": {result.false_incidents} incident(s) opened by anomalies"
                                                if result.false_incidents else "")
-        result.others = [_describe(i, v[1], "false") for i, v in incidents.items() if _by_anomalies(v[1])]
+        result.others = [_describe(i, *v, "false", None) for i, v in incidents.items() if _by_anomalies(v[1])]
         return result
     result.opened = bool(in_case)
     if not in_case:
@@ -92,8 +92,9 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     record = pool[chosen][1]
     result.incident = chosen
     result.other_incidents = len(in_case) - 1
-    result.others = [_describe(i, v[1], "false" if i not in in_case else "other") for i, v in incidents.items()
-                     if i != chosen and (i in in_case or _by_anomalies(v[1]))]
+    fault_at = label.fault_at.timestamp() if label.fault_at is not None else None
+    result.others = [_describe(i, *v, "false" if i not in in_case else "other", fault_at)
+                     for i, v in incidents.items() if i != chosen and (i in in_case or _by_anomalies(v[1]))]
     result.candidates = [c["service"] for c in record["root_cause"]["candidates"]] \
         or ([record["root_cause"]["service"]] if record["root_cause"]["service"] else [])
     result.named = record["root_cause"]["service"]
@@ -103,7 +104,6 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     result.top3 = result.rank is not None and result.rank <= 3
     # Time to detect: the first snapshot after the fault began that names the cause (an unrelated alert on the
     # same service before the fault does not count as detecting it).
-    fault_at = label.fault_at.timestamp() if label.fault_at is not None else None
     first_right = [_when(r) for r in snapshots if r["root_cause"]["service"] == label.root_cause_service
                    and (fault_at is None or _when(r) >= fault_at)]
     if first_right and fault_at is not None:
@@ -115,8 +115,9 @@ def score_case(case: Case, snapshots: list[dict[str, Any]]) -> CaseResult:
     return result
 
 
-def _describe(incident_id: str, record: dict[str, Any], kind: str) -> str:
-    return (f"{kind} {incident_id} (opened by {record.get('opened_by', 'alert')}): names "
+def _describe(incident_id: str, opened: float, record: dict[str, Any], kind: str, fault_at: float | None) -> str:
+    when = f", {opened - fault_at:+.0f}s from the fault" if fault_at is not None else ""
+    return (f"{kind} {incident_id} (opened by {record.get('opened_by', 'alert')}{when}): names "
             f"{record['root_cause']['service']}; services {', '.join(record['services'])}")
 
 

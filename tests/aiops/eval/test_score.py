@@ -33,7 +33,7 @@ def test_the_incident_holding_the_faulty_service_is_scored():
     result = score_case(case(), snaps)
     assert result.opened and result.incident == "fault" and result.top1 and result.rank == 1
     assert result.detect_s == 30.0 and result.other_incidents == 1 and result.false_incidents == 0
-    assert result.others == ["other noise (opened by anomalies): names cart; services cart"]
+    assert result.others == ["other noise (opened by anomalies, -20s from the fault): names cart; services cart"]
 
 
 def test_time_to_detect_ignores_an_unrelated_incident_naming_the_service_before_the_fault():
