@@ -24,7 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, KafkaError, ProducerFenced
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from aiops.core import fetch_guard, metrics
 from aiops.core.avro import SchemaSet, codec_for
@@ -33,8 +33,9 @@ from aiops.core.deadletter import DeadLetter
 from aiops.core.fetch_guard import FetchFailure, fetch_failure
 from aiops.core.settings import Settings
 from aiops.core.topics import APPROVALS, DECISIONS, EXECUTIONS, GATEKEEPER_LEDGER, PROPOSALS
-from aiops.gatekeeper.errors import BadRecord, Fenced, GatekeeperError, ProduceFailed
+from aiops.gatekeeper.errors import BadRecord, Fenced, ProduceFailed
 from aiops.gatekeeper.execution_tail import follow_executions
+from aiops.gatekeeper.startup import check_topics, partitions, quiet_fenced_futures, until_kafka_answers
 from aiops.gatekeeper.step import ProposalGate
 from aiops.gatekeeper.writers import PartitionWriters
 from connectors.executors import Executor, build_executors
@@ -76,11 +77,11 @@ class Gatekeeper:
 
     async def run(self) -> None:
         bootstrap = self.settings.kafka_bootstrap
-        _quiet_fenced_futures(asyncio.get_running_loop())
+        quiet_fenced_futures(asyncio.get_running_loop())
         fetch_guard.install()  # an unreadable record batch must not block a partition
         try:
-            await self._check_topics()
-            await self._start_execution_tail()
+            await until_kafka_answers(lambda: check_topics(bootstrap, self.topics), self._stop.is_set)
+            await until_kafka_answers(self._start_execution_tail, self._stop.is_set)
             session_ms = int(self.settings.gatekeeper_session_timeout_s * 1000)
             self._consumer = AIOKafkaConsumer(
                 bootstrap_servers=bootstrap, group_id=self.group, group_instance_id=self.instance_id,
@@ -91,7 +92,7 @@ class Gatekeeper:
                 heartbeat_interval_ms=max(1000, session_ms // 10), max_poll_interval_ms=600_000)
             # State is restored from the ledger for each new assignment before any record is handled.
             self._consumer.subscribe([self.topics[PROPOSALS], self.topics[APPROVALS]], listener=_Rebalance(self))
-            await self._consumer.start()
+            await until_kafka_answers(self._consumer.start, self._stop.is_set)
             log.info("gatekeeper running (group %s, instance %s)", self.group, self.instance_id)
             await self._loop()
         finally:
@@ -109,25 +110,6 @@ class Gatekeeper:
             with contextlib.suppress(Exception):
                 await executor.close()
         await self.writers.close()
-
-    async def _check_topics(self) -> None:
-        counts = {}
-        deadline = time.monotonic() + 15
-        for name in (PROPOSALS, APPROVALS, GATEKEEPER_LEDGER, DECISIONS, EXECUTIONS):
-            parts = await _partitions(self.settings.kafka_bootstrap, self.topics[name])
-            while not parts and time.monotonic() < deadline:  # a topic created a moment ago
-                await asyncio.sleep(0.2)
-                parts = await _partitions(self.settings.kafka_bootstrap, self.topics[name])
-            if not parts:
-                raise GatekeeperError(f"topic {self.topics[name]} does not exist; run `aiops topics create`")
-            counts[name] = len(parts)
-        if counts[PROPOSALS] != counts[APPROVALS]:
-            raise GatekeeperError(
-                f"{self.topics[PROPOSALS]} has {counts[PROPOSALS]} partitions and {self.topics[APPROVALS]} "
-                f"{counts[APPROVALS]}: they must be equal so that one instance sees a proposal and its approvals")
-        if counts[GATEKEEPER_LEDGER] < counts[PROPOSALS]:
-            raise GatekeeperError(f"{self.topics[GATEKEEPER_LEDGER]} needs at least {counts[PROPOSALS]} partitions "
-                                  f"(one per proposals partition), has {counts[GATEKEEPER_LEDGER]}")
 
     # --- the consume loop ------------------------------------------------------------------------
 
@@ -346,43 +328,14 @@ class Gatekeeper:
 
     async def _start_execution_tail(self) -> None:
         topic = self.topics[EXECUTIONS]
-        partitions = await _partitions(self.settings.kafka_bootstrap, topic)
-        self._tail_task = await follow_executions(self.settings, topic, partitions, self.gate.codecs["Execution"],
+        numbers = await partitions(self.settings.kafka_bootstrap, topic)
+        self._tail_task = await follow_executions(self.settings, topic, numbers, self.gate.codecs["Execution"],
                                                   self.gate.recent, self.gate.now_ms())
-
-
-def _quiet_fenced_futures(loop: asyncio.AbstractEventLoop) -> None:
-    """A fenced producer leaves aiokafka-internal futures failed with ProducerFenced that nobody reads: expected
-    after a takeover (and handled as Fenced), so they are noted at debug level instead of as unread errors."""
-    default = loop.get_exception_handler()
-
-    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), ProducerFenced):
-            log.debug("fenced producer: %s", context.get("message"))
-        elif default is not None:
-            default(loop, context)
-        else:
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(handler)
 
 
 def _where(records: list[Any], index: int) -> str:
     record = records[min(index, len(records) - 1)]
     return f"{record.topic}[{record.partition}]@{record.offset}"
-
-
-async def _partitions(bootstrap: str, topic: str) -> set[int]:
-    """The topic's partition numbers from fresh cluster metadata (empty when it does not exist)."""
-    from confluent_kafka.admin import AdminClient
-
-    def lookup() -> set[int]:
-        metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return set()
-        return set(metadata.partitions)
-
-    return await asyncio.to_thread(lookup)
 
 
 class _Rebalance(ConsumerRebalanceListener):

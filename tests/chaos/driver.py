@@ -389,9 +389,14 @@ class ChaosRun:
         else:
             start, end = self.figures.opa_window
             for decision in decisions:
-                if decision.allow and start <= decision.evaluated_at.timestamp() <= end:
-                    problems.append(f"decision {decision.id} allowed {decision.proposal_id} while OPA was frozen")
-            allowed_before = {d.proposal_id for d in decisions if d.allow and d.evaluated_at.timestamp() < start}
+                # When the gatekeeper asked OPA: an answer to a question asked while OPA was frozen cannot be an
+                # allow (fail closed); a decision written just after the freeze began may carry an earlier answer.
+                asked = decision.evaluated_at.timestamp() - decision.latency_ms / 1000
+                if decision.allow and start + 0.01 <= asked <= end:
+                    problems.append(f"decision {decision.id} allowed {decision.proposal_id} on a question asked while "
+                                    "OPA was frozen")
+            allowed_before = {d.proposal_id for d in decisions
+                              if d.allow and d.evaluated_at.timestamp() - d.latency_ms / 1000 < start + 0.01}
             mono_start, mono_end = self.figures.opa_window_mono
             for call in self.platform.posts():
                 pid = (call.body or {}).get("proposal_id")
