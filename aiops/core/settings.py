@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(default_factory=lambda: data_path("policy"), description="the Rego bundle OPA serves")
     schemas_dir: Path = Field(default_factory=lambda: data_path("schemas"),
                              description="Avro schemas (topic contracts)")
-    startup_timeout_s: float = Field(60.0, gt=0, description="how long `stack up` waits for health")
+    startup_timeout_s: float = Field(180.0, gt=0, description="how long `stack up` waits for health")
 
     # LLM (OpenAI-compatible); without a base URL the deterministic runbook reasoner runs.
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint")
