@@ -17,3 +17,7 @@ class OutcomeUnknown(AiopsError):
     The gatekeeper then asks the executor for the operation's status by idempotency key before ever
     sending the request again.
     """
+
+
+class StatusUnavailable(OutcomeUnknown):
+    """The executor has no way to look an earlier call up by idempotency key: its outcome stays unknown."""

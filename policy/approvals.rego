@@ -9,6 +9,7 @@
 package aiops.approvals
 
 import data.aiops.catalog
+import data.aiops.token_rules
 
 # --- Decoding and verification -----------------------------------------------
 
@@ -35,8 +36,18 @@ _kid[i] := kid if {
 	is_string(kid)
 }
 
+# Keys `aiops keys revoke` recorded as revoked never count, even if put back into approvers by hand.
+_revocations := data.aiops.key_revocations if is_array(data.aiops.key_revocations)
+
+_revoked[kid] := record if {
+	some record in _revocations
+	kid := record.kid
+	is_string(kid)
+}
+
 _approver[i] := approver if {
 	some i, kid in _kid
+	not _revoked[kid]
 	approver := data.aiops.approvers[kid]
 	is_object(approver)
 }
@@ -54,19 +65,28 @@ _name[i] := name if {
 	name != ""
 }
 
+# Tokens whose ES256 signature verifies with the key registered under their
+# kid. Their claims are authentic but may still be untimely.
+_authentic[i] := _decoded[i].claims if {
+	some i, pem in _public_key
+	_decoded[i].header.alg == "ES256"
+	io.jwt.verify_es256(_tokens[i], pem)
+	is_object(_decoded[i].claims)
+}
+
+_has_audience(i) if "aud" in object.keys(_authentic[i])
+
 # METADATA
 # title: Verified tokens
 # description: |
 #   Index -> claims of every token whose ES256 signature verifies with the
-#   key registered under its kid and that is not expired (exp) or not yet
-#   valid (nbf) at input.now_ns.
+#   key registered under its kid, that carries no aud claim, and whose time
+#   claims are valid at input.now_ns under the bundle's token rules
+#   (token_rules.rego: expiry, clock skew for iat and nbf, maximum lifetime).
 verified[i] := claims if {
-	some i, pem in _public_key
-	[valid, _, claims] := io.jwt.decode_verify(
-		_tokens[i],
-		{"cert": pem, "alg": "ES256", "time": input.now_ns},
-	)
-	valid == true
+	some i, claims in _authentic
+	not _has_audience(i)
+	token_rules.timely(claims, input.now_ns)
 }
 
 _required_claims := {
@@ -179,16 +199,15 @@ _unverified_reason(i) := msg if {
 	alg != "ES256"
 	msg := sprintf("token uses algorithm %v, only ES256 is accepted", [alg])
 } else := msg if {
-	not io.jwt.verify_es256(_tokens[i], _public_key[i])
+	not _authentic[i]
 	msg := sprintf("signature does not verify with key %s", [_kid[i]])
-} else := "token expired" if {
-	input.now_ns >= _decoded[i].claims.exp * 1000000000
-} else := "token is not valid yet (nbf is in the future)" if {
-	input.now_ns < _decoded[i].claims.nbf * 1000000000
 } else := "token has an aud claim; approval tokens must not carry an audience" if {
-	"aud" in object.keys(_decoded[i].claims)
-} else := msg if {
-	msg := sprintf("token failed verification with key %s", [_kid[i]])
+	_has_audience(i)
+}
+
+_issues contains [i, msg] if {
+	some i, claims in _authentic
+	some msg in token_rules.problems(claims, input.now_ns)
 }
 
 _issues contains [i, "approval has no token string"] if {
@@ -208,8 +227,15 @@ _issues contains [i, "token header has no kid"] if {
 
 _issues contains [i, msg] if {
 	some i, kid in _kid
+	not _revoked[kid]
 	not _approver[i]
 	msg := sprintf("signed by unknown key %s", [kid])
+}
+
+_issues contains [i, msg] if {
+	some i, kid in _kid
+	record := _revoked[kid]
+	msg := sprintf("signed by revoked key %s (revoked at %v: %v)", [kid, object.get(record, "revoked_at", "?"), object.get(record, "reason", "no reason given")])
 }
 
 _issues contains [i, msg] if {
@@ -226,7 +252,7 @@ _issues contains [i, msg] if {
 }
 
 _issues contains [i, msg] if {
-	some i, claims in verified
+	some i, claims in _authentic
 	some name, type in _required_claims
 	type_name(object.get(claims, name, null)) != type
 	msg := sprintf("token claim %s is missing or not a %s", [name, type])

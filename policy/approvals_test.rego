@@ -55,10 +55,10 @@ test_deny_token_expiring_exactly_now if {
 }
 
 test_deny_token_not_yet_valid if {
-	token := fx.sign("kid-alice", _with_claims("kid-alice", {"nbf": fx.now_s + 60}))
+	token := fx.sign("kid-alice", _with_claims("kid-alice", {"nbf": fx.now_s + 600}))
 	d := _decide_one(fx.event(token, "approve"))
 	d.allow == false
-	"approval 0: token is not valid yet (nbf is in the future)" in d.reasons
+	"approval 0: token is not valid yet (nbf is more than the allowed clock skew of 60s ahead)" in d.reasons
 }
 
 test_deny_token_with_audience if {
@@ -74,7 +74,7 @@ test_deny_token_with_non_numeric_exp if {
 	token := fx.sign("kid-alice", _with_claims("kid-alice", {"exp": "tomorrow"}))
 	d := _decide_one(fx.event(token, "approve"))
 	d.allow == false
-	"approval 0: token failed verification with key kid-alice" in d.reasons
+	"approval 0: token claim exp is missing or not a number" in d.reasons
 }
 
 test_deny_token_for_other_proposal if {
@@ -90,7 +90,7 @@ test_deny_token_for_other_proposal if {
 test_deny_altered_parameters if {
 	# The gatekeeper hashes the altered parameters; the token carries the hash
 	# of the parameters alice approved.
-	altered := {"deployment": "orders-api", "replicas": 30}
+	altered := object.union(fx.parameters_for(_action), {"deployment": "orders-db"})
 	inp := object.union(fx.input_for(_action, [fx.approve("kid-alice", _action)]), {"proposal": {
 		"parameters": altered,
 		"action_hash": fx.action_hash(_action, altered),
@@ -268,4 +268,26 @@ test_deny_approval_when_proposer_is_missing if {
 	"input.proposal.proposer.name must be a non-empty string" in d.reasons
 	"approval 0: approval did not count because the proposal in the input is incomplete" in d.reasons
 	d.valid_approvers == []
+}
+
+test_deny_revoked_key_even_when_listed_again if {
+	revocations := [{"kid": "kid-alice", "name": "alice", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "laptop stolen"}]
+	d := _decide_one(fx.approve("kid-alice", _action)) with data.aiops.key_revocations as revocations
+	d.allow == false
+	d.rejected_approvals == [{"index": 0, "kid": "kid-alice", "reason": "signed by revoked key kid-alice (revoked at 2026-11-26T09:00:00+00:00: laptop stolen)"}]
+	d.valid_approvers == []
+}
+
+test_deny_veto_from_a_revoked_key_counts_for_nothing if {
+	revocations := [{"kid": "kid-carol", "name": "carol", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "left"}]
+	inp := fx.input_for(_action, [fx.approve("kid-alice", _action), fx.reject("kid-carol", _action)])
+	d := fx.decide(inp) with data.aiops.key_revocations as revocations
+	d.rejected_by == []
+	d.allow == true
+}
+
+test_allow_other_keys_when_one_is_revoked if {
+	revocations := [{"kid": "kid-alice-laptop", "name": "alice", "revoked_at": "2026-11-26T09:00:00+00:00", "reason": "lost"}]
+	d := _decide_one(fx.approve("kid-alice", _action)) with data.aiops.key_revocations as revocations
+	d.allow == true
 }

@@ -50,7 +50,23 @@ now_ns := time.parse_rfc3339_ns("2026-11-26T10:30:00Z")
 
 now_s := floor(now_ns / 1000000000)
 
-parameters := {"deployment": "orders-api", "replicas": 3}
+# Valid parameters for each catalog action (policy/parameters.rego checks them against their kinds).
+_subject_parameters := {
+	"collect_diagnostics": {"service": "orders-api"},
+	"get_pod_logs": {"service": "orders-api", "since_minutes": 15},
+	"query_metrics": {"service": "orders-api", "query": "sum(rate(http_requests_total{service=\"orders-api\"}[5m]))"},
+	"capture_thread_dump": {"service": "orders-api"},
+	"restart_deployment": {"deployment": "orders-api"},
+	"scale_deployment": {"deployment": "orders-api", "replicas": 3},
+	"rollback_deployment": {"deployment": "orders-api"},
+	"toggle_feature_flag": {"service": "orders-api", "flag": "checkout.v2", "enabled": false},
+	"flush_cache": {"service": "orders-api", "cache": "sessions"},
+	"failover_database": {"database": "orders-db"},
+	"drain_node": {"node": "ip-10-20-37-112.eu-west-1.compute.internal"},
+	"purge_queue": {"queue": "order-events"},
+}
+
+parameters_for(action) := object.union({"environment": "prod", "namespace": "shop"}, object.get(_subject_parameters, action, {}))
 
 # The gatekeeper's action hash: sha256 over the action and its parameters.
 action_hash(action, params) := crypto.sha256(json.marshal({"action": action, "parameters": params}))
@@ -59,8 +75,8 @@ proposal(action) := {
 	"id": "P1",
 	"incident_id": "INC-1",
 	"action": action,
-	"parameters": parameters,
-	"action_hash": action_hash(action, parameters),
+	"parameters": parameters_for(action),
+	"action_hash": action_hash(action, parameters_for(action)),
 	"risk_class": data.aiops.actions[action].risk_class,
 	"blast_radius": 1,
 	"target": {"environment": "prod", "namespace": "shop", "service": "orders-api"},
@@ -79,7 +95,7 @@ input_for(action, approvals) := {
 
 claims(kid, action, decision) := {
 	"proposal_id": "P1",
-	"action_hash": action_hash(action, parameters),
+	"action_hash": action_hash(action, parameters_for(action)),
 	"decision": decision,
 	"exp": now_s + 600,
 	"iat": now_s - 60,

@@ -9,6 +9,7 @@ package aiops.gate
 import data.aiops.approvals
 import data.aiops.catalog
 import data.aiops.guardrails
+import data.aiops.parameters
 import data.aiops.validation
 
 default _risk_class := "unknown"
@@ -37,6 +38,8 @@ _blocking contains msg if some msg in validation.violations
 
 _blocking contains msg if some msg in catalog.violations
 
+_blocking contains msg if some msg in parameters.violations
+
 _blocking contains msg if some msg in guardrails.violations
 
 _blocking contains msg if some msg in approvals.veto_reasons
@@ -49,6 +52,7 @@ _blocking contains msg if {
 # Every condition for an allow, stated positively.
 _satisfied if {
 	count(validation.violations) == 0
+	count(parameters.violations) == 0
 	is_number(catalog.required_approvals)
 	_approval_count >= catalog.required_approvals
 	count(approvals.vetoes) == 0

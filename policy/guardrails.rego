@@ -223,10 +223,15 @@ within_blast_radius if {
 	_blast_radius <= blast_radius_cap
 }
 
+# Where the gatekeeper got the number (measured by the executor, or the catalog's worst case), if it said.
+default _blast_radius_basis := ""
+
+_blast_radius_basis := sprintf(" (%s)", [input.proposal.blast_radius_basis]) if is_string(input.proposal.blast_radius_basis)
+
 violations contains msg if {
 	_blast_radius_cap_valid
 	_blast_radius > blast_radius_cap
-	msg := sprintf("blast radius %v exceeds cap %v", [_blast_radius, blast_radius_cap])
+	msg := sprintf("blast radius %v%s exceeds cap %v", [_blast_radius, _blast_radius_basis, blast_radius_cap])
 }
 
 violations contains msg if {

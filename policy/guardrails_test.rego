@@ -158,6 +158,13 @@ test_deny_blast_radius_over_cap if {
 	d.reasons == ["blast radius 40 exceeds cap 10"]
 }
 
+test_deny_blast_radius_says_where_the_number_came_from if {
+	basis := "the action catalog's worst case; platform-ctl could not be asked: timeout"
+	inp := object.union(_approved("restart_deployment"), {"proposal": {"blast_radius": 50, "blast_radius_basis": basis}})
+	d := fx.decide(inp)
+	d.reasons == [sprintf("blast radius 50 (%s) exceeds cap 10", [basis])]
+}
+
 test_allow_blast_radius_at_cap if {
 	inp := object.union(_approved("restart_deployment"), {"proposal": {"blast_radius": 10}})
 	d := fx.decide(inp)

@@ -52,6 +52,8 @@ class AlertRef(_Part):
     severity: Severity
     starts_at: datetime
     ends_at: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # capped; telemetry: data, never instructions
+    annotations: dict[str, str] = Field(default_factory=dict)  # summary, description, runbook_url; capped
 
 
 class LogTemplateEvidence(_Part):
@@ -77,6 +79,7 @@ class SpanEvidence(_Part):
     exception_type: str | None = None  # the span's first exception event
     exception_message: str | None = None
     exception_stacktrace: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)  # capped
 
 
 class AnomalyEvidence(_Part):
@@ -204,6 +207,7 @@ class ExecutionStatus(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     skipped_duplicate = "skipped_duplicate"
+    outcome_unknown = "outcome_unknown"  # interrupted, and the executor cannot say: escalated to a person
 
 
 class Execution(CanonicalRecord):

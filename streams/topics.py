@@ -45,12 +45,13 @@ class Input(Generic[T]):
     topic: faust.TopicT
     decode: Callable[[bytes | None], T]
     dead_letters: faust.TopicT
+    max_bytes: int | None = None  # larger records are dead-lettered before decoding
 
     @classmethod
     def declare(cls, app: faust.App, ctx: StreamContext, name: str, decode: Callable[[bytes | None], T],
                 **options: Any) -> Input[T]:
         return cls(raw_topic(app, ctx, name, **options), decode,
-                   raw_topic(app, ctx, dead_letter_topic(name)))
+                   raw_topic(app, ctx, dead_letter_topic(name)), ctx.settings.max_record_bytes)
 
     async def decoded(self, stream: faust.StreamT) -> AsyncIterator[tuple[ConsumedMessage, T]]:
         """Each message that decodes, with its value; the others are dead-lettered on the way.
@@ -61,7 +62,7 @@ class Input(Generic[T]):
         async for event in stream.events():
             unreadable = fetch_failure(event.message.headers)  # a batch the fetcher could not read (fetch_guard)
             result = (DeadLetter.of(event.message, FetchFailure(unreadable)) if unreadable
-                      else decode_or_letter(self.decode, event.message))
+                      else decode_or_letter(self.decode, event.message, self.max_bytes))
             if isinstance(result, DeadLetter):
                 await self.dead_letter(result)
             else:

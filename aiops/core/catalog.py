@@ -16,12 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aiops.core.errors import CatalogError, InvalidAction
+from aiops.core.parameters import ParameterSpec
 from aiops.core.paths import data_path
 from aiops.core.settings import Settings
 
 DEFAULT_CATALOG_PATH = data_path("actions") / "catalog.yaml"
 
 ParameterValue = str | int | float | bool | None
+# Kinds a target field (environment, namespace, service) may be read from: none can carry a path or a newline.
+TARGET_KINDS = {"name", "subdomain", "label_value", "enum"}
 
 
 class RiskClass(StrEnum):
@@ -38,38 +41,6 @@ class ExecutorName(StrEnum):
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ParameterSpec(_Spec):
-    type: Literal["string", "integer", "number", "boolean"]
-    required: bool = True
-    description: str = ""
-    enum: list[str | int | float | bool] | None = None
-    min: float | None = None
-    max: float | None = None
-    default: str | int | float | bool | None = Field(
-        None, description="what the executor assumes when the parameter is absent (documentation only)")
-
-    def problem(self, name: str, value: ParameterValue) -> str | None:
-        """Why `value` does not fit this parameter, or None."""
-        expected = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean"}
-        ok = {
-            "string": isinstance(value, str),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, int | float) and not isinstance(value, bool),
-            "boolean": isinstance(value, bool),
-        }[self.type]
-        if not ok:
-            return f"parameter {name!r} must be {expected[self.type]}, got {type(value).__name__} {value!r}"
-        if self.type == "string" and not str(value).strip():
-            return f"parameter {name!r} must not be empty"
-        if self.enum is not None and value not in self.enum:
-            return f"parameter {name!r} must be one of {self.enum}, got {value!r}"
-        if self.min is not None and value < self.min:  # type: ignore[operator]
-            return f"parameter {name!r} must be >= {self.min:g}, got {value!r}"
-        if self.max is not None and value > self.max:  # type: ignore[operator]
-            return f"parameter {name!r} must be <= {self.max:g}, got {value!r}"
-        return None
 
 
 class TargetFieldSpec(_Spec):
@@ -90,15 +61,55 @@ class TargetSpec(_Spec):
 
 
 class BlastRadiusSpec(_Spec):
+    """How many things an action touches: a fixed number, or measured by the executor with a worst case.
+
+    Never read from the proposer's numbers. `measure` names what the executor's read API counts (the
+    target's pods, or the pods on the node named by the target); when it cannot be asked, `worst_case`
+    applies. `at_least` names a count parameter the action itself creates up to (a scale-up to N pods
+    touches N).
+    """
+
     fixed: int | None = Field(None, ge=0)
-    param: str | None = None
-    default: int | None = Field(None, ge=0)
+    measure: Literal["pods", "node_pods"] | None = None
+    worst_case: int | None = Field(None, ge=0)
+    at_least: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> BlastRadiusSpec:
-        if (self.fixed is None) == (self.param is None):
-            raise ValueError("give exactly one of `fixed: N` or `param: NAME` (with an optional `default: N`)")
+        if (self.fixed is None) == (self.measure is None):
+            raise ValueError("give exactly one of `fixed: N` or `measure: pods|node_pods` (with `worst_case: N`)")
+        if self.measure is not None and self.worst_case is None:
+            raise ValueError("a measured blast radius needs `worst_case: N` for when the executor cannot be asked")
         return self
+
+
+class ValueRule(_Spec):
+    """One parameter of a compensating action: a constant, another parameter's value, or a boolean negated."""
+
+    value: str | int | bool | None = None
+    copy_from: str | None = Field(None, alias="copy")
+    negate: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ValueRule:
+        if sum(x is not None for x in (self.value, self.copy_from, self.negate)) != 1:
+            raise ValueError("give exactly one of `value`, `copy` or `negate`")
+        return self
+
+    def apply(self, parameters: dict[str, Any]) -> Any:
+        if self.negate is not None:
+            return not parameters[self.negate]
+        if self.copy_from is not None:
+            return parameters[self.copy_from]
+        return self.value
+
+
+class CompensationSpec(_Spec):
+    """The action that undoes this one, proposed when a valid veto arrives after it ran. Parameters of the
+    compensating action not listed here are copied from the original by name."""
+
+    action: str
+    parameters: dict[str, ValueRule] = Field(default_factory=dict)
 
 
 class ActionSpec(_Spec):
@@ -108,6 +119,9 @@ class ActionSpec(_Spec):
     parameters: dict[str, ParameterSpec]
     target: TargetSpec
     blast_radius: BlastRadiusSpec
+    timeout_s: float | None = Field(None, gt=0, description="how long one executor call may take (default: "
+                                    "AIOPS_EXECUTOR_TIMEOUT_S)")
+    compensation: CompensationSpec | None = None
 
     @model_validator(mode="after")
     def _references_exist(self) -> ActionSpec:
@@ -116,23 +130,35 @@ class ActionSpec(_Spec):
             if source.param is None:
                 continue
             spec = self.parameters.get(source.param)
-            if spec is None or spec.type != "string" or not spec.required:
-                raise ValueError(f"target.{field_name} reads parameter {source.param!r}, "
-                                 "which must be a required string parameter")
-        if self.blast_radius.param is not None:
-            spec = self.parameters.get(self.blast_radius.param)
-            if spec is None or spec.type != "integer":
-                raise ValueError(f"blast_radius reads parameter {self.blast_radius.param!r}, "
-                                 "which must be an integer parameter")
-            if not spec.required and self.blast_radius.default is None:
-                raise ValueError(f"blast_radius reads the optional parameter {self.blast_radius.param!r} "
-                                 "and needs a `default`")
+            if spec is None or spec.kind not in TARGET_KINDS or not spec.required:
+                raise ValueError(f"target.{field_name} reads parameter {source.param!r}, which must be a required "
+                                 f"parameter of kind {', '.join(sorted(TARGET_KINDS))}")
+        if self.blast_radius.at_least is not None:
+            spec = self.parameters.get(self.blast_radius.at_least)
+            if spec is None or spec.kind != "count":
+                raise ValueError(f"blast_radius.at_least reads parameter {self.blast_radius.at_least!r}, "
+                                 "which must be a count parameter")
         return self
 
 
 class _CatalogFile(_Spec):
     version: Literal[1]
     actions: dict[str, ActionSpec]
+
+    @model_validator(mode="after")
+    def _compensations_exist(self) -> _CatalogFile:
+        for name, spec in self.actions.items():
+            if spec.compensation is None:
+                continue
+            target = self.actions.get(spec.compensation.action)
+            if target is None:
+                raise ValueError(f"{name}.compensation names action {spec.compensation.action!r}, which is not "
+                                 "in the catalog")
+            for param, rule in spec.compensation.parameters.items():
+                source = rule.negate or rule.copy_from
+                if param not in target.parameters or (source is not None and source not in spec.parameters):
+                    raise ValueError(f"{name}.compensation.parameters.{param}: no such parameter")
+        return self
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,7 @@ class ValidatedAction:
     risk_class: RiskClass
     executor: ExecutorName
     description: str
+    blast_rule: BlastRadiusSpec
 
 
 class ActionCatalog:
@@ -203,22 +230,24 @@ class ActionCatalog:
             raise InvalidAction(action, [f"parameters must be an object, got {type(parameters).__name__}"])
         problems: list[str] = []
         for name in sorted(set(parameters) - set(spec.parameters)):
-            problems.append(f"unknown parameter {name!r} (allowed: {', '.join(sorted(spec.parameters))})")
+            problems.append(f"unknown parameter {str(name)[:80]!r} (allowed: {', '.join(sorted(spec.parameters))})")
         for name, param in spec.parameters.items():
             value = parameters.get(name)
             if value is None:
                 if param.required:
-                    problems.append(f"missing required parameter {name!r} ({param.type})")
+                    problems.append(f"missing required parameter {name!r} ({param.kind})")
                 continue
             problem = param.problem(name, value)
             if problem:
                 problems.append(problem)
         if problems:
             raise InvalidAction(action, problems)
+        # Only declared, checked values go on (a null is an absent optional parameter).
+        checked = {name: parameters[name] for name in spec.parameters if parameters.get(name) is not None}
         return ValidatedAction(
-            action=action, parameters=dict(parameters), target=self._target(spec, parameters),
-            blast_radius=self._blast_radius(spec, parameters), risk_class=spec.risk_class,
-            executor=spec.executor, description=spec.description,
+            action=action, parameters=checked, target=self._target(spec, checked),
+            blast_radius=self._blast_radius(spec, checked), risk_class=spec.risk_class,
+            executor=spec.executor, description=spec.description, blast_rule=spec.blast_radius,
         )
 
     @staticmethod
@@ -230,15 +259,23 @@ class ActionCatalog:
 
     @staticmethod
     def _blast_radius(spec: ActionSpec, parameters: dict[str, Any]) -> int:
+        """The most the action can touch without asking anyone: its fixed count, or the catalog's worst case."""
         rule = spec.blast_radius
         if rule.fixed is not None:
             return rule.fixed
-        value = parameters.get(rule.param or "")
-        return int(value) if value is not None else int(rule.default or 0)
+        return at_least(rule, parameters, int(rule.worst_case or 0))
 
-    def estimate_blast_radius(self, action: str, parameters: dict[str, Any]) -> int:
-        """The catalog's blast-radius estimate for a valid action (raises InvalidAction otherwise)."""
-        return self.validate(action, parameters).blast_radius
+    def policy_data(self) -> dict[str, dict[str, Any]]:
+        """Each action's parameter specs as `data.aiops.actions[action].parameters` holds them for Rego."""
+        return {name: {param: p.policy_data() for param, p in spec.parameters.items()}
+                for name, spec in self.actions.items()}
+
+
+def at_least(rule: BlastRadiusSpec, parameters: dict[str, Any], measured: int) -> int:
+    """A measured (or worst-case) count, raised to the count parameter the action creates up to."""
+    if rule.at_least is not None and isinstance(parameters.get(rule.at_least), int):
+        return max(measured, int(parameters[rule.at_least]))
+    return measured
 
 
 def validate(action: str, parameters: dict[str, Any], catalog: ActionCatalog | None = None) -> ValidatedAction:

@@ -24,3 +24,7 @@ class InvalidAction(AiopsError):
         self.action = action
         self.problems = problems
         super().__init__(f"invalid action {action!r}: " + "; ".join(problems))
+
+
+class RecordTooLarge(AiopsError):
+    """A record larger than the consumer's per-record limit: refused before decoding."""

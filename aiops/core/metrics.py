@@ -28,6 +28,13 @@ DECISIONS = Counter("aiops_decisions_total", "Gatekeeper decisions, by outcome (
 DECISION_LATENCY = Histogram("aiops_decision_latency_seconds", "Time to get a policy decision from OPA",
                              buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 EXECUTIONS = Counter("aiops_executions_total", "Execution attempts, by executor and status", ["executor", "status"])
+PRODUCE_FAILURES = Counter("aiops_produce_failures_total", "Writes the broker did not take (rolled back, then retried "
+                           "or the input dead-lettered), by topic and error", ["topic", "error"])
+APPROVALS_DROPPED = Counter("aiops_approvals_dropped_total", "Approval events not kept for their proposal, by reason",
+                            ["reason"])
+ESCALATIONS = Counter("aiops_escalations_total", "Executions whose outcome is unknown, handed to a human, by executor",
+                      ["executor"])
+FENCED = Counter("aiops_gatekeeper_fenced_total", "Partitions this gatekeeper lost to another instance mid-step")
 LLM_TOKENS = Counter("aiops_llm_tokens_total", "Tokens spent on the LLM reasoner", ["model"])
 LLM_FALLBACKS = Counter("aiops_llm_fallbacks_total", "LLM answers replaced by the runbook reasoner, by reason class",
                         ["reason"])

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(20.0, gt=0, description="one LLM call slower than this fails (and falls back)")
     llm_max_attempts: int = Field(2, ge=1, description="LLM calls per incident before falling back")
     llm_token_budget: int = Field(8000, ge=1, description="tokens the LLM may spend on one incident")
+    llm_telemetry_field_chars: int = Field(
+        300, ge=32, description="each telemetry value (label, annotation, log example, span attribute) the LLM sees "
+        "is cut to this many characters")
+    llm_telemetry_max_chars: int = Field(
+        12_000, ge=1000, description="the fenced telemetry section of the LLM prompt is at most this long")
 
     # Triage (aiops/triage/, streams/agents/triage.py)
     handbook_dir: Path = Field(default_factory=lambda: data_path("handbook"),
@@ -87,6 +92,15 @@ class Settings(BaseSettings):
     memory_timeout_s: float = Field(10.0, gt=0, description="memory service and embeddings request timeout")
     embedding_model: str | None = Field(
         None, description="embedding model at llm_base_url; when set, search fuses BM25 with dense vectors")
+
+    # Every consumer: the largest record it decodes (larger ones are dead-lettered before decoding), and how much
+    # of an original a dead letter copies when it cannot copy it whole.
+    max_record_bytes: int = Field(
+        1_000_000, ge=65_536, description="a consumed record (key and value) larger than this is dead-lettered "
+        "before decoding; also the largest record the gatekeeper writes")
+    dead_letter_copy_bytes: int = Field(
+        65_536, ge=1024, description="a dead letter whose original the producer cannot take whole copies this much "
+        "of it")
 
     # Ingestion: the normalize agents (streams/ingest) and the bridges (connectors/)
     ingest_max_message_bytes: int = Field(
@@ -166,12 +180,28 @@ class Settings(BaseSettings):
     platform_ctl_token: SecretStr | None = Field(None, description="bearer token for platform-ctl")
     webhook_url: str | None = Field(None, description="URL the webhook executor POSTs actions to")
     webhook_token: SecretStr | None = Field(None, description="bearer token for the webhook executor")
+    webhook_status_url: str | None = Field(
+        None, description="where the webhook executor looks a call up by idempotency key ({idempotency_key} in the "
+        "URL); without it an interrupted webhook call is recorded outcome_unknown and escalated")
     executor_timeout_s: float = Field(30.0, gt=0, description="how long an executor call may take")
     gatekeeper_dry_run: bool = Field(False, description="run every action with the dry-run executor")
     gatekeeper_instance_id: str | None = Field(
         None, description="static consumer-group member id: a restarted gatekeeper takes its partitions back at once")
     gatekeeper_retry_initial_s: float = Field(1.0, gt=0, description="first re-evaluation delay after OPA failed")
     gatekeeper_retry_max_s: float = Field(60.0, gt=0, description="longest re-evaluation delay after OPA failed")
+    gatekeeper_session_timeout_s: float = Field(
+        30.0, ge=6, description="an instance silent this long loses its partitions to another (then fenced)")
+    gatekeeper_max_approvals_per_proposal: int = Field(
+        8, ge=1, le=64, description="approvals kept per proposal (one per approver); further ones are dead-lettered")
+    gatekeeper_orphan_approval_ttl_s: float = Field(
+        900.0, gt=0, description="approvals for a proposal that has not arrived wait this long, then expire")
+    gatekeeper_executor_concurrency: int = Field(
+        8, ge=1, description="executor calls running at once (one at a time per target, in order)")
+    gatekeeper_reconcile_max_attempts: int = Field(
+        10, ge=1, description="status lookups for an execution of unknown outcome before it is escalated")
+    gatekeeper_produce_retries: int = Field(
+        8, ge=0, description="retries of a record whose writes the broker refused (with backoff) before it is "
+        "dead-lettered")
 
     # Observability: each process serves aiops/core/metrics.py on its own port (deploy/prometheus scrapes them), and
     # the read-only feed (feed/) serves the output topics as JSON for Grafana's Infinity datasource.

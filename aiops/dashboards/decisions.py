@@ -49,6 +49,19 @@ def decisions_dashboard() -> dashboard.Dashboard:
             "webhook, dry-run) and status.",
             query(f"sum by (executor, status) (rate(aiops_executions_total[{RATE}]))", "{{executor}}: {{status}}"),
             unit="suffix: /s"))
+        .with_row(dashboard.Row("Gate health"))
+        .with_panel(timeseries_panel(
+            "Approvals not kept, by reason", "Approval events the gatekeeper did not keep (bad signature, unknown "
+            "key, replayed token, older than the one kept, proposal full), per second.",
+            query(f"sum by (reason) (rate(aiops_approvals_dropped_total[{RATE}]))", "{{reason}}"), unit="suffix: /s"))
+        .with_panel(timeseries_panel(
+            "Failed writes, takeovers, escalations", "Writes the broker refused (rolled back, retried or "
+            "dead-lettered), partitions this gatekeeper lost to another instance mid-step (fenced), and executions "
+            "whose outcome stayed unknown and were handed to a person.",
+            query(f"sum by (error) (rate(aiops_produce_failures_total[{RATE}]))", "{{error}}", "A"),
+            query(f"sum(rate(aiops_gatekeeper_fenced_total[{RATE}]))", "fenced", "B"),
+            query(f"sum by (executor) (rate(aiops_escalations_total[{RATE}]))", "escalated ({{executor}})", "C"),
+            unit="suffix: /s"))
         .with_row(dashboard.Row("LLM"))
         .with_panel(timeseries_panel(
             "LLM tokens per model", "Tokens per second spent on the LLM reasoner, by model.",

@@ -39,11 +39,19 @@ class PlatformCtlServer:
 
     POST /v1/actions/{action}: runs the action once per idempotency key (201 {operation_id, status});
     a key already used gets 409 with the original result. GET /v1/operations/{key}: 200 or 404.
-    POST /hooks/actions: a generic webhook receiver (200).
+    GET /v1/targets/{environment}/{namespace}/{service} and GET /v1/nodes/{node}: {"pods": n}, from
+    `pods` by name (default 3 for a service, 8 for a node); a name in `unreadable` answers 503.
+    POST /hooks/actions: a generic webhook receiver (200; it does not deduplicate), which records each call by
+    idempotency key for GET /hooks/operations/{key} (200 or 404). A POST whose target service is in `delays`
+    answers that many seconds late (after recording it: a slow platform).
     """
 
-    def __init__(self, post_delay_s: float = 0.0):
+    def __init__(self, post_delay_s: float = 0.0, pods: dict[str, int] | None = None):
         self.post_delay_s = post_delay_s
+        self.delays: dict[str, float] = {}
+        self.hook_calls: dict[str, dict[str, Any]] = {}
+        self.pods: dict[str, int] = dict(pods or {})
+        self.unreadable: set[str] = set()
         self.calls: list[Call] = []
         self.operations: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
@@ -78,7 +86,9 @@ class PlatformCtlServer:
                     server.calls.append(Call("POST", self.path, key, body))
                     server.post_seen.notify_all()
                     if self.path == "/hooks/actions":
-                        status, reply = 200, {"received": True}
+                        status, reply = 200, {"received": True, "status": "succeeded"}
+                        if key:
+                            server.hook_calls.setdefault(key, reply)
                     elif not key or not isinstance(body, dict) or body.get("idempotency_key") != key:
                         status, reply = 400, {"error": "Idempotency-Key header must equal body.idempotency_key"}
                     elif key in server.operations:
@@ -90,15 +100,29 @@ class PlatformCtlServer:
                         server.operations[key] = {"operation_id": f"op-{uuid.uuid4().hex[:8]}", "status": "succeeded",
                                                   "action": action, "proposal_id": body.get("proposal_id")}
                         status, reply = 201, server.operations[key]
-                if server.post_delay_s:
-                    time.sleep(server.post_delay_s)
+                target = body.get("target") if isinstance(body, dict) else None
+                delay = server.delays.get(str((target or {}).get("service")), server.post_delay_s)
+                if delay:
+                    time.sleep(delay)
                 self._reply(status, reply)
 
             def do_GET(self) -> None:
-                key = unquote(self.path.rsplit("/", 1)[1]) if self.path.startswith("/v1/operations/") else None
+                parts = [unquote(part) for part in self.path.split("/")]
+                if self.path.startswith(("/v1/targets/", "/v1/nodes/")):
+                    with server.lock:
+                        server.calls.append(Call("GET", self.path, None, None))
+                        name = parts[-1]
+                        if name in server.unreadable:
+                            self._reply(503, {"error": "inventory unavailable"})
+                        else:
+                            default = 8 if parts[2] == "nodes" else 3
+                            self._reply(200, {"pods": server.pods.get(name, default)})
+                    return
+                key = parts[-1] if self.path.startswith(("/v1/operations/", "/hooks/operations/")) else None
                 with server.lock:
                     server.calls.append(Call("GET", self.path, key, None))
-                    operation = server.operations.get(key) if key else None
+                    known = server.hook_calls if self.path.startswith("/hooks/") else server.operations
+                    operation = known.get(key) if key else None
                 if operation is None:
                     self._reply(404, {"error": "unknown operation"})
                 else:
@@ -123,8 +147,10 @@ class PlatformCtlServer:
                     and (proposal_id is None or (c.body or {}).get("proposal_id") == proposal_id)]
 
     def gets(self) -> list[Call]:
+        """Status lookups by idempotency key (footprint reads are not counted here)."""
         with self.lock:
-            return [c for c in self.calls if c.method == "GET"]
+            return [c for c in self.calls if c.method == "GET" and c.path.startswith(("/v1/operations/",
+                                                                                      "/hooks/operations/"))]
 
     def wait_for_post(self, after: int, timeout_s: float) -> bool:
         """Block until more than `after` POSTs were received (or the timeout passes)."""

@@ -105,7 +105,7 @@ class OutputReader:
             if msg is None or msg.error() or msg.value() is None:
                 continue
             message = RawMessage.of_confluent(msg)
-            record = decode_or_letter(self.decoders[message.topic], message)
+            record = decode_or_letter(self.decoders[message.topic], message, self.settings.max_record_bytes)
             if isinstance(record, DeadLetter):
                 skip_undecodable(record, "demo-view")
                 continue

@@ -64,7 +64,7 @@ class OutputFollower:
         # start, so it counts and skips (triage and the gatekeeper dead-letter what they consume).
         message = RawMessage(key, value, topic, partition, offset)
         result = decode_or_letter(lambda v: self.store.add(view, view.record.from_avro(followed.codec.decode(v))),
-                                  message)
+                                  message, self.settings.max_record_bytes)
         if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
             skip_undecodable(result, self.name)

@@ -1,4 +1,6 @@
-"""Approval events: finding the proposal an approver is asked about, and producing the signed Approval.
+"""Approval events: the signed Approval for a proposal, produced to aiops.approvals.
+
+(Which proposal an approver is shown for an id is aiops/gatekeeper/lookup.py.)
 
 Producers here partition by murmur2 over the key (what Java clients, aiokafka and Faust do), so an
 approval lands on the same partition number as its proposal and reaches the same gatekeeper instance.
@@ -10,63 +12,13 @@ import time
 from typing import Any
 
 from aiops.core.avro import codec_for
-from aiops.core.deadletter import DeadLetter, RawMessage, decode_or_letter, skip_undecodable
 from aiops.core.settings import Settings
-from aiops.core.topics import APPROVALS, PROPOSALS
+from aiops.core.topics import APPROVALS
 from aiops.gatekeeper.binding import action_hash
-from aiops.gatekeeper.errors import ProduceError, ProposalNotFound
+from aiops.gatekeeper.errors import ProduceError
 from aiops.gatekeeper.keys import ApproverKey
 from aiops.gatekeeper.tokens import sign_approval
 from streams.output_records import Proposal
-
-
-def find_proposal(settings: Settings, proposal_id: str, timeout_s: float = 15.0) -> Proposal:
-    """The newest Proposal with this id on aiops.proposals, read from the beginning (ProposalNotFound if none)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    topic = settings.topic(PROPOSALS)
-    codec = codec_for("Proposal", topic, settings)
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "aiops-approve-lookup",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    deadline = time.monotonic() + timeout_s
-    found: Proposal | None = None
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            raise ProposalNotFound(f"topic {topic} does not exist on {settings.kafka_bootstrap}")
-        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
-        pending = set()
-        for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
-            if high > low:
-                pending.add(tp.partition)
-        consumer.assign(partitions)
-        wanted = proposal_id.encode()
-        while pending:
-            if time.monotonic() > deadline:
-                raise ProposalNotFound(f"timed out after {timeout_s:g}s reading {topic} looking for {proposal_id!r}")
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if (error := message.error()) is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                    continue
-                raise ProposalNotFound(f"cannot read {topic}: {error}")
-            if message.key() is not None and message.key() != wanted:
-                continue
-            proposal = decode_or_letter(lambda value: Proposal.from_avro(codec.decode(value)),
-                                        RawMessage.of_confluent(message))
-            if isinstance(proposal, DeadLetter):
-                skip_undecodable(proposal, "approve-lookup")  # the gatekeeper dead-letters it
-                continue
-            if proposal.id == proposal_id:
-                found = proposal
-    finally:
-        consumer.close()
-    if found is None:
-        raise ProposalNotFound(f"no proposal with id {proposal_id!r} on {topic}")
-    return found
 
 
 def approval_record(proposal: Proposal, key: ApproverKey, decision: str, *, source: str,

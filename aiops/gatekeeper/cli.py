@@ -92,6 +92,26 @@ def keys_list() -> None:
     console.print(table)
 
 
+@keys_app.command("revoke")
+def keys_revoke(
+    name: str = typer.Argument(..., help="the approver whose keys to revoke (or one key id)"),
+    policy_dir: Path = typer.Option(..., "--policy-dir", help="the bundle whose DIR/data.json to change"),
+    reason: str = typer.Option(..., "--reason", "-r", help="why (recorded in the bundle data)"),
+    by: str | None = typer.Option(None, "--by", help="your key, which signs the revocation (default: the only key)"),
+) -> None:
+    """Remove an approver's keys from the bundle data, with a revocation record signed by your key."""
+    from aiops.gatekeeper.keys import KeyStore
+    from aiops.gatekeeper.revocation import revoke
+
+    settings = Settings()
+    revoker = KeyStore(settings.key_dir).default(by)
+    for record in revoke(policy_dir, name, revoker, reason):
+        console.print(f"revoked {record['kid']} ({record['name']}) at {record['revoked_at']}, signed by "
+                      f"{revoker.name} ({revoker.kid}): {record['reason']}")
+    console.print(f"{Path(policy_dir) / 'data.json'}: removed from aiops.approvers, recorded in "
+                  "aiops.key_revocations; ship the bundle (OPA with --watch reloads it)")
+
+
 def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -137,15 +157,33 @@ def show_proposal(proposal: Proposal) -> None:
     console.print(Panel(table, title="proposal"))
 
 
+_LEDGER_NOTES = {
+    "executing": "[yellow]the gatekeeper is executing this proposal: an approval changes nothing, a rejection is "
+                 "recorded as a veto after execution[/]",
+    "done": "[yellow]the gatekeeper already executed this proposal: an approval changes nothing, a rejection is "
+            "recorded as a veto after execution[/]",
+    "expired": "[yellow]this proposal expired: the gatekeeper will not execute it[/]",
+}
+
+
 def _decide(proposal_id: str, decision: str, key_name: str | None, comment: str | None, yes: bool,
             timeout: float) -> None:
-    from aiops.gatekeeper.approvals import approval_record, find_proposal, produce_approval
+    from aiops.gatekeeper.approvals import approval_record, produce_approval
     from aiops.gatekeeper.keys import KeyStore
+    from aiops.gatekeeper.lookup import considered_proposal
 
     settings = Settings()
     key = KeyStore(settings.key_dir).default(key_name)
-    proposal = find_proposal(settings, proposal_id, timeout_s=timeout)
+    # The proposal the gatekeeper considers for this id (refused when the id is ambiguous), not merely the
+    # newest record carrying it.
+    considered = considered_proposal(settings, proposal_id, timeout_s=timeout)
+    proposal = considered.proposal
     show_proposal(proposal)
+    console.print(f"as the gatekeeper sees it: {settings.topic('aiops.proposals')}[{considered.partition}]"
+                  f"@{considered.offset}" + (f", repeated {considered.replays} time(s) unchanged"
+                                             if considered.replays else ""))
+    if considered.ledger_status in _LEDGER_NOTES:
+        console.print(_LEDGER_NOTES[considered.ledger_status])
     verb = "approve" if decision == "approve" else "reject"
     if not yes and not typer.confirm(f"{verb} {proposal_id} as {key.name} (key {key.kid})?"):
         console.print("nothing sent")

@@ -15,6 +15,10 @@ class ProposalNotFound(AiopsError):
     """No proposal with the given id is on the proposals topic."""
 
 
+class ProposalAmbiguous(AiopsError):
+    """The id names more than one proposal (or not the one the gatekeeper considers): nothing may be signed."""
+
+
 class ProduceError(AiopsError):
     """Kafka did not acknowledge a record; the message says why."""
 
@@ -38,3 +42,20 @@ class BadRecord(Exception):
     def __init__(self, error: BaseException):
         super().__init__(str(error))
         self.error = error
+
+
+class Fenced(AiopsError):
+    """Another instance took this partition over: nothing more may be written (or executed) for it here."""
+
+    def __init__(self, partition: int):
+        super().__init__(f"partition {partition} was taken over by another gatekeeper instance (producer fenced)")
+        self.partition = partition
+
+
+class ProduceFailed(AiopsError):
+    """A write failed; `permanent` when the same record would fail again (too large, corrupt)."""
+
+    def __init__(self, error: BaseException, permanent: bool):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.permanent = permanent

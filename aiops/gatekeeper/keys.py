@@ -136,21 +136,37 @@ class KeyStore:
                             "with --key NAME")
 
 
-def add_to_policy_data(key: Approver, policy_dir: Path) -> Path:
-    """Add the key to POLICY_DIR/data.json under aiops.approvers (the bundle keeps all data in that one file)."""
+def read_policy_data(policy_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """POLICY_DIR/data.json (the bundle keeps all its data in that one file) and its content."""
     path = Path(policy_dir) / "data.json"
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise KeyStoreError(f"cannot read policy data {path}: {exc}") from exc
-    aiops = data.setdefault("aiops", {})
+    if not isinstance(data, dict) or not isinstance(data.setdefault("aiops", {}), dict):
+        raise KeyStoreError(f"{path}: aiops is not an object")
+    return path, data
+
+
+def write_policy_data(path: Path, data: dict[str, Any]) -> None:
+    """Replace the file atomically, so that OPA (watching it) never loads half a file."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def add_to_policy_data(key: Approver, policy_dir: Path) -> Path:
+    """Add the key to POLICY_DIR/data.json under aiops.approvers; a revoked key id is never added back."""
+    path, data = read_policy_data(policy_dir)
+    aiops = data["aiops"]
     approvers = aiops.get("approvers")
     if approvers is None:
         approvers = aiops["approvers"] = {}
     if not isinstance(approvers, dict):
         raise KeyStoreError(f"{path}: aiops.approvers is not an object")
+    revoked = {r.get("kid") for r in aiops.get("key_revocations") or [] if isinstance(r, dict)}
+    if key.kid in revoked:
+        raise KeyStoreError(f"key {key.kid} was revoked; create a new key instead")
     approvers.update(key.policy_entry())
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    write_policy_data(path, data)
     return path

@@ -33,7 +33,8 @@ class ApprovalEntry:
     kid: str | None = None
     jti: str | None = None
     token_problem: str | None = None  # why the token is not well formed (OPA still gets to say no)
-    excluded: str | None = None  # why it is not sent to OPA at all (a replayed token)
+    excluded: str | None = None  # why it is not sent to OPA at all (ledgers written before intake.py)
+    approver: str | None = None  # the name the bundle registers for kid (None: the keys could not be read)
 
     def same_event(self, other: ApprovalEntry) -> bool:
         return (self.token, self.decision, self.source, self.time_ms, self.proposal_id) == (
@@ -47,7 +48,7 @@ class ExecutionEntry:
     idempotency_key: str
     executor: str
     attempt: int
-    status: str  # started | succeeded | failed | skipped_duplicate
+    status: str  # started | succeeded | failed | skipped_duplicate | outcome_unknown
     started_at_ms: int
     request: str
     response: str | None = None
@@ -76,6 +77,8 @@ class ProposalState:
     execution: ExecutionEntry | None = None
     decisions: int = 0
     last_decision_id: str | None = None
+    orphan_since_ms: int | None = None  # approvals wait for a proposal that has not arrived since then
+    dropped_approvals: int = 0  # approvals not kept, each explained in a Decision (the rest: dead letters)
 
     def to_json(self) -> bytes:
         shown = asdict(self)

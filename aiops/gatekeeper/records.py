@@ -50,7 +50,8 @@ def decode_approval(value: bytes | None, codec: AvroCodec) -> dict[str, Any]:
 
 
 def policy_input(proposal: Proposal, *, action_hash: str, target: dict[str, str], blast_radius: int,
-                 approvals: list[ApprovalEntry], now_ns: int, recent_executions: int) -> dict[str, Any]:
+                 approvals: list[ApprovalEntry], now_ns: int, recent_executions: int,
+                 blast_radius_basis: str | None = None) -> dict[str, Any]:
     """The input document policy/README.md specifies, built by code from the proposal and the approvals."""
     proposer = proposal.proposer
     return {
@@ -63,6 +64,7 @@ def policy_input(proposal: Proposal, *, action_hash: str, target: dict[str, str]
             "action_hash": action_hash,
             "risk_class": proposal.risk_class.value,
             "blast_radius": blast_radius,
+            "blast_radius_basis": blast_radius_basis,
             "target": target,
             "proposer": {"kind": proposer.kind, "name": proposer.name, "version": proposer.version},
             "requested_by": proposal.requested_by,
@@ -78,10 +80,11 @@ def policy_input(proposal: Proposal, *, action_hash: str, target: dict[str, str]
     }
 
 
-def approvals_considered(state: ProposalState, answer: PolicyAnswer | None,
-                         sent: list[ApprovalEntry]) -> list[ApprovalConsidered]:
+def approvals_considered(state: ProposalState, answer: PolicyAnswer | None, sent: list[ApprovalEntry],
+                         dropped: tuple[ApprovalEntry, str] | None = None) -> list[ApprovalConsidered]:
     """Each approval of the proposal with whether it counted and why not, as OPA explained it (by index into
-    `sent`, the approvals it was given); for the Decision's `approvals_considered`."""
+    `sent`, the approvals it was given); for the Decision's `approvals_considered`. `dropped` is an approval
+    the gatekeeper did not keep, with its reason (listed last, never counted)."""
     why: dict[int, list[str]] = {}
     if answer is not None:
         for item in answer.result.get("rejected_approvals", []):
@@ -89,9 +92,12 @@ def approvals_considered(state: ProposalState, answer: PolicyAnswer | None,
                 why.setdefault(item["index"], []).append(str(item.get("reason")))
     index = {id(a): i for i, a in enumerate(sent)}
     considered = []
-    for approval in state.approvals:
+    for approval in [*state.approvals, *([dropped[0]] if dropped else [])]:
         counted, reason = False, approval.excluded
-        if reason is None and answer is None:
+        if dropped is not None and approval is dropped[0]:
+            explained = why.get(index[id(approval)], []) if id(approval) in index else []
+            reason = "; ".join([f"not kept: {dropped[1]}", *explained])
+        elif reason is None and answer is None:
             reason = "not evaluated: no policy decision"
         elif reason is None:
             problems = why.get(index[id(approval)])

@@ -1,13 +1,15 @@
-"""The gatekeeper's timers: per proposal, when to decide its expiry, retry a failed evaluation, or reconcile an
-execution whose outcome is unknown. A heap, earliest first; equal times keep the order they were set in."""
+"""The gatekeeper's timers: per proposal, when to decide its expiry, retry a failed evaluation, reconcile an
+execution whose outcome is unknown, or expire approvals whose proposal never came. A heap, earliest first;
+equal times keep the order they were set in."""
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-TimerKind = Literal["expiry", "retry", "reconcile"]
+TimerKind = Literal["expiry", "retry", "reconcile", "orphan"]
 
 
 @dataclass(order=True, frozen=True)
@@ -41,3 +43,8 @@ class Timers:
 
     def clear(self) -> None:
         self._heap.clear()
+
+    def keep(self, predicate: Callable[[Timer], bool]) -> None:
+        """Drop every timer for which `predicate` is false."""
+        self._heap = [timer for timer in self._heap if predicate(timer)]
+        heapq.heapify(self._heap)

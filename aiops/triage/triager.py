@@ -27,6 +27,7 @@ from aiops.triage.proposals import to_proposal
 from aiops.triage.runbook_reasoner import NAME as RUNBOOK_NAME
 from aiops.triage.runbook_reasoner import VERSION as RUNBOOK_VERSION
 from aiops.triage.runbook_reasoner import RunbookReasoner
+from aiops.triage.telemetry_prompt import TelemetryCaps
 from streams.correlation.incident import SEVERITY_RANK
 from streams.output_records import Incident, Proposal, Proposer, SimilarDocument
 from streams.records import Severity
@@ -43,7 +44,9 @@ def llm_reasoner(settings: Settings, catalog: ActionCatalog) -> LlmReasoner | No
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
     client = openai.OpenAI(base_url=settings.llm_base_url, api_key=key, timeout=settings.llm_timeout_s,
                            max_retries=0)
-    return LlmReasoner(catalog, client, settings.llm_model, settings.llm_token_budget, settings.llm_max_attempts)
+    caps = TelemetryCaps(field_chars=settings.llm_telemetry_field_chars, total_chars=settings.llm_telemetry_max_chars)
+    return LlmReasoner(catalog, client, settings.llm_model, settings.llm_token_budget, settings.llm_max_attempts,
+                       caps=caps)
 
 
 class Triager:

@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate"]
+from aiops.core.catalog import ValidatedAction
+
+ExecutionStatus = Literal["succeeded", "failed", "skipped_duplicate", "outcome_unknown"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,12 @@ class ExecutionRequest:
     action: str
     target: dict[str, str]
     parameters: dict[str, Any]
+
+    @classmethod
+    def from_validated(cls, validated: ValidatedAction, *, idempotency_key: str, proposal_id: str) -> ExecutionRequest:
+        """The request for an action the catalog validated: its checked parameters and the target they name."""
+        return cls(idempotency_key=idempotency_key, proposal_id=proposal_id, action=validated.action,
+                   target=validated.target.as_dict(), parameters=dict(validated.parameters))
 
     def body(self) -> dict[str, Any]:
         return {"idempotency_key": self.idempotency_key, "proposal_id": self.proposal_id,
@@ -51,7 +59,16 @@ class Executor(Protocol):
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
         """The result of the operation with this key; None if the executor never received it.
 
-        Raises OutcomeUnknown when the executor cannot tell (then the action is not sent again).
+        Raises OutcomeUnknown when the executor cannot tell now (asked again later, never sent again blindly),
+        StatusUnavailable when it can never tell (the gatekeeper then records outcome_unknown and escalates).
+        """
+        ...
+
+    async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
+        """How many things an action on this target touches, from the executor's read API.
+
+        `measure` is `pods` (the target service's pods) or `node_pods` (the pods on the node the target
+        names). None when this executor cannot tell; raises ExecutorError or OutcomeUnknown when asking failed.
         """
         ...
 

@@ -22,5 +22,8 @@ class DryRunExecutor:
         # Nothing ran, so running it "again" changes nothing either.
         return None
 
+    async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
+        return None  # it knows nothing about the platform: the catalog's worst case applies
+
     async def close(self) -> None:
         return None

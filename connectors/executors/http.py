@@ -41,6 +41,19 @@ class HttpClient:
             parsed = None
         return resp.status, text, parsed
 
+    async def look_up(self, url: str, what: str) -> tuple[int, str, Any] | None:
+        """GET an earlier operation: None when the other side says 404 (it never received it), the answer when it
+        says 200, OutcomeUnknown for anything else (asked again later, never a reason to send again)."""
+        try:
+            status, text, body = await self.request("GET", url)
+        except ExecutorError as exc:
+            raise OutcomeUnknown(str(exc)) from exc
+        if status == 404:
+            return None
+        if status == 200:
+            return status, text, body
+        raise OutcomeUnknown(f"{what} status lookup answered HTTP {status}: {text[:200]}")
+
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()

@@ -56,15 +56,21 @@ class PlatformCtlExecutor:
 
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
         url = f"{self._require_url()}/v1/operations/{quote(idempotency_key, safe='')}"
-        try:
-            status, text, body = await self.http.request("GET", url)
-        except ExecutorError as exc:
-            raise OutcomeUnknown(str(exc)) from exc
-        if status == 404:
+        found = await self.http.look_up(url, "platform-ctl")
+        return None if found is None else _result(*found)
+
+    async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
+        """The target's pod count (GET /v1/targets/{env}/{ns}/{service}) or its node's (GET /v1/nodes/{node})."""
+        path = {"pods": ("targets", target["environment"], target["namespace"], target["service"]),
+                "node_pods": ("nodes", target["service"])}.get(measure)
+        if path is None:
             return None
-        if status == 200:
-            return _result(status, text, body)
-        raise OutcomeUnknown(f"platform-ctl status lookup answered HTTP {status}: {text[:200]}")
+        url = f"{self._require_url()}/v1/" + "/".join(quote(part, safe="") for part in path)
+        status, text, body = await self.http.request("GET", url)
+        count = body.get("pods") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ExecutorError(f"platform-ctl footprint lookup answered HTTP {status}: {text[:200]}")
+        return count
 
     async def close(self) -> None:
         await self.http.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiops.core.settings import Settings
-from connectors.errors import ExecutorError, OutcomeUnknown
+from connectors.errors import ExecutorError, OutcomeUnknown, StatusUnavailable
 from connectors.executors.base import ExecutionRequest, ExecutionResult
 from connectors.executors.http import HttpClient
 
@@ -13,6 +15,7 @@ class WebhookExecutor:
 
     def __init__(self, settings: Settings):
         self.url = settings.webhook_url
+        self.status_url = settings.webhook_status_url  # e.g. https://hooks.example/ops/{idempotency_key}
         token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
         self.http = HttpClient(settings.executor_timeout_s, token)
 
@@ -31,9 +34,23 @@ class WebhookExecutor:
         raise OutcomeUnknown(f"webhook answered HTTP {status}: {text[:200]}")
 
     async def status(self, idempotency_key: str) -> ExecutionResult | None:
-        # A plain webhook has no status endpoint: after a crash mid-call the outcome stays unknown and the
-        # action is not sent again (at most once).
-        raise OutcomeUnknown("the webhook executor cannot look up an earlier call's outcome")
+        """GET the status URL for the key: 200 is the call's result, 404 means it never arrived."""
+        if not self.status_url:
+            # A plain webhook has no status endpoint: the outcome of an interrupted call stays unknown, and the
+            # action is not sent again (at most once); the gatekeeper escalates to a person.
+            raise StatusUnavailable("the webhook has no status URL (AIOPS_WEBHOOK_STATUS_URL) to look the call up")
+        found = await self.http.look_up(self.status_url.replace("{idempotency_key}", quote(idempotency_key, safe="")),
+                                        "webhook")
+        if found is None:
+            return None
+        status, text, body = found
+        answer = body if isinstance(body, dict) else {}
+        if str(answer.get("status", "succeeded")).lower() == "failed":
+            return ExecutionResult("failed", text, str(answer.get("error") or "the webhook reported failure"))
+        return ExecutionResult("succeeded", text, details={"http_status": status})
+
+    async def footprint(self, measure: str, target: dict[str, str]) -> int | None:
+        return None  # a plain webhook has no read API: the catalog's worst case applies
 
     async def close(self) -> None:
         await self.http.close()

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.core.limits import cap_map
 from streams.anomaly.records import EdgeStats, LogEvent, OpStats, SpanStats, TemplateStats
+from streams.correlation.incident import MAX_ENTRY_CHARS, MAX_SPAN_ATTRIBUTES
 from streams.correlation.signals import EdgeSignal, SpanSignal
 from streams.records import Placement, Severity, Span, SpanKind
 
@@ -307,7 +309,8 @@ class TraceCondenser:
         self.pending_errors.append(SpanSignal(
             trace_id=span.trace_id, span_id=span.span_id, service=span.service, operation=span.name,
             evidence="error", duration_ms=span.duration_ms, message=message[:500] if message else None,
-            event_time=span.end_time, **origin(span)))
+            attributes=cap_map(span.attributes, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS), event_time=span.end_time,
+            **origin(span)))
 
     @staticmethod
     def _enters(span: Span, spans: dict[str, Span]) -> bool:

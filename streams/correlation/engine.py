@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiops.core.limits import cap_map
 from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, anomaly_home, evidence_from, open_from
 from streams.correlation.clock import EventClock
 from streams.correlation.errors import UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
+    MAX_ALERT_ENTRIES,
+    MAX_ENTRY_CHARS,
     AlertState,
     IncidentState,
     incident_id_for,
@@ -176,7 +179,8 @@ class Correlator:
             fingerprint=alert.fingerprint, name=alert.name, service=alert.service, status=alert.status,
             severity=alert.severity, starts_at=first_start,
             ends_at=alert.ends_at if alert.status == "resolved" else None, transitions=transitions,
-            trace_id=alert.trace_id,
+            trace_id=alert.trace_id, labels=cap_map(alert.labels, MAX_ALERT_ENTRIES, MAX_ENTRY_CHARS),
+            annotations=cap_map(alert.annotations, MAX_ALERT_ENTRIES, MAX_ENTRY_CHARS),
         )
         incident.extend_window(alert.starts_at)
         if alert.ends_at and alert.status == "resolved":

@@ -13,6 +13,9 @@ from streams.records import Alert, Placement, Severity
 SEVERITY_RANK = {Severity.critical: 4, Severity.error: 3, Severity.warning: 2, Severity.info: 1, Severity.unknown: 0}
 MAX_SPAN_EVIDENCE = 25
 MAX_TRACE_IDS = 200
+# An alert's labels and annotations, and a span's attributes, as an incident keeps them (the reasoner caps
+# them further before a model sees them).
+MAX_ALERT_ENTRIES, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS = 32, 16, 1024
 MAX_ANOMALIES = 60  # kept per incident (strongest); a snapshot shows the strongest 30
 MAX_ANOMALIES_SHOWN = 30
 MAX_PLACEMENTS = 20
@@ -48,6 +51,8 @@ class AlertState(BaseModel):
     ends_at: datetime | None = None
     transitions: int = 0
     trace_id: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class LogEvidence(BaseModel):
@@ -70,6 +75,7 @@ class SpanEvidence(BaseModel):
     duration_ms: float
     baseline_ms: float | None = None
     message: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
     event_time: datetime
     exception_type: str | None = None
     exception_message: str | None = None
@@ -227,7 +233,8 @@ class IncidentState(BaseModel):
             "root_cause": root_cause,
             "alerts": [
                 {"fingerprint": a.fingerprint, "name": a.name, "service": a.service, "status": a.status,
-                 "severity": a.severity.value, "starts_at": a.starts_at, "ends_at": a.ends_at}
+                 "severity": a.severity.value, "starts_at": a.starts_at, "ends_at": a.ends_at,
+                 "labels": dict(a.labels), "annotations": dict(a.annotations)}
                 for a in sorted(self.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))
             ],
             "log_evidence": [

@@ -11,7 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.correlation.incident import AnomalyFacts, LogEvidence, SpanEvidence
+from aiops.core.limits import cap_map, cap_text
+from streams.correlation.incident import (
+    MAX_ENTRY_CHARS,
+    MAX_SPAN_ATTRIBUTES,
+    AnomalyFacts,
+    LogEvidence,
+    SpanEvidence,
+)
 from streams.records import Alert, Placement, Severity
 
 
@@ -47,9 +54,9 @@ class LogSignal(_Signal):
 
     def as_evidence(self) -> LogEvidence:
         return LogEvidence(
-            service=self.service, template_id=self.template_id, template=self.template, level=self.level,
-            count=self.count, baseline_per_min=self.baseline_per_min, reason=self.reason,
-            examples=self.examples[:3])
+            service=self.service, template_id=self.template_id, template=cap_text(self.template, MAX_ENTRY_CHARS),
+            level=self.level, count=self.count, baseline_per_min=self.baseline_per_min, reason=self.reason,
+            examples=[cap_text(example, MAX_ENTRY_CHARS) for example in self.examples[:3]])
 
 
 class SpanSignal(_Signal):
@@ -64,6 +71,7 @@ class SpanSignal(_Signal):
     duration_ms: float
     baseline_ms: float | None = None
     message: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
     event_time: datetime
     placement: Placement | None = None  # where the span ran
     exception_type: str | None = None  # the span's first exception event
@@ -74,8 +82,9 @@ class SpanSignal(_Signal):
         return SpanEvidence(
             trace_id=self.trace_id, span_id=self.span_id, service=self.service, operation=self.operation,
             kind=self.evidence, duration_ms=self.duration_ms, baseline_ms=self.baseline_ms, message=self.message,
-            event_time=self.event_time, exception_type=self.exception_type,
-            exception_message=self.exception_message, exception_stacktrace=self.exception_stacktrace)
+            attributes=cap_map(self.attributes, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS), event_time=self.event_time,
+            exception_type=self.exception_type, exception_message=self.exception_message,
+            exception_stacktrace=self.exception_stacktrace)
 
 
 class EdgeSignal(_Signal):

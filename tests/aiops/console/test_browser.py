@@ -358,7 +358,8 @@ def test_tampered_approvals_are_denied_by_the_gate_with_the_reason_on_the_page(d
         approve(first["id"])
         wait_until(lambda: "Waiting for the gate" in driver.find_element(By.ID, "decide-result").text, 30, "202")
         driver.find_element(By.ID, "decide-cancel").click()
-        reason = f"not counted: signature does not verify with key {key['kid']}"
+        # The gatekeeper does not keep an approval whose signature fails; the Decision says why.
+        reason = f"signature does not verify with key '{key['kid']}'"
         wait_until(lambda: reason in gate_text(driver, second["id"]), 60, "the gate's reason on the other proposal",
                    lambda: gate_text(driver, second["id"]))
         assert "needs approval" in gate_text(driver, second["id"]).lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -68,14 +69,18 @@ def wait_for_leaders(settings: Settings, timeout_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running_harness(services, tmp_path: Path, opa_binary: Path, approver_keys, bundle_approvers,
-                          **overrides) -> AsyncIterator[Harness]:
-    """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness."""
+                          webhook_status: bool = False, **overrides) -> AsyncIterator[Harness]:
+    """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness.
+
+    With `webhook_status`, the webhook executor can look calls up (the simulator's /hooks/operations/{key})."""
     from aiops.gatekeeper.service import Gatekeeper
 
     prefix = f"t-{uuid.uuid4().hex[:8]}."
     opa = OpaServer(opa_binary, Settings().policy_dir, tmp_path, bundle_approvers)
     opa.start()
     with PlatformCtlServer() as platform:
+        if webhook_status:
+            overrides["webhook_status_url"] = f"{platform.url}/hooks/operations/{{idempotency_key}}"
         settings = prefixed_settings(services, prefix, opa_url=opa.url, platform_ctl_url=platform.url,
                                      webhook_url=f"{platform.url}/hooks/actions", **overrides)
         await asyncio.to_thread(create_topics, settings)
@@ -113,6 +118,16 @@ async def harness(services, tmp_path_factory, opa_binary, approver_keys, bundle_
     async with running_harness(services, tmp_path_factory.mktemp("gk"), opa_binary, approver_keys,
                                bundle_approvers) as h:
         yield h
+
+
+@pytest.fixture(scope="module")
+def cli_env(harness, tmp_path_factory) -> dict[str, str]:
+    """The environment for `aiops` commands that talk to the module's harness, with their own key directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
+    env.update({"AIOPS_KAFKA_BOOTSTRAP": harness.settings.kafka_bootstrap,
+                "AIOPS_TOPIC_PREFIX": harness.settings.topic_prefix,
+                "AIOPS_KEY_DIR": str(tmp_path_factory.mktemp("cli-keys")), "COLUMNS": "200"})
+    return env
 
 
 @pytest.fixture

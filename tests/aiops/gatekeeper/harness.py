@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -32,14 +35,16 @@ def unique(prefix: str = "p") -> str:
 class TopicReader:
     """Every record of one topic, decoded, collected from the beginning in the background."""
 
-    def __init__(self, bootstrap: str, topic: str, codec: AvroCodec):
+    def __init__(self, bootstrap: str, topic: str, codec: AvroCodec, read_committed: bool = False):
         self.bootstrap, self.topic, self.codec = bootstrap, topic, codec
+        self.isolation = "read_committed" if read_committed else "read_uncommitted"
         self.records: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
         self._task: asyncio.Task | None = None
 
     async def start(self) -> TopicReader:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    isolation_level=self.isolation)
         await consumer.start()
         await consumer.topics()
         parts = consumer.partitions_for_topic(self.topic) or {0}
@@ -165,9 +170,38 @@ class Harness:
         return await self.executions.wait(lambda r: r["proposal_id"] == proposal_id and r["status"] == status,
                                           timeout_s, f"{status} execution of {proposal_id}")
 
+    async def dead_letter(self, topic: str, predicate: Callable[[bytes | None, dict[str, str]], bool],
+                          timeout_s: float = 30.0) -> tuple[bytes | None, dict[str, str]]:
+        """The first record on `<topic>.dlq` (value, headers as text) that matches, read from the beginning."""
+        from aiops.core.deadletter import read_headers
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=4 * 1024 * 1024)
+        await consumer.start()
+        try:
+            tp = TopicPartition(self.settings.topic(topic) + ".dlq", 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        headers = read_headers(record.headers)
+                        if predicate(record.value, headers):
+                            return record.value, headers
+        finally:
+            await consumer.stop()
+        raise AssertionError(f"no matching dead letter on {topic}.dlq within {timeout_s}s")
+
     def assert_not_executed(self, proposal_id: str) -> None:
         assert self.platform.posts(proposal_id) == [], f"platform-ctl was called for {proposal_id}"
         assert self.executions.of(proposal_id) == [], f"an Execution record exists for {proposal_id}"
+
+
+def aiops(args: list[str], env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
+    """The `aiops` command, run to the end (output captured as text)."""
+    return subprocess.run([str(Path(sys.executable).with_name("aiops")), *args], env=env, capture_output=True,
+                          text=True, timeout=timeout_s, check=False)
 
 
 def params(action: str, **overrides: Any) -> dict[str, Any]:
@@ -176,9 +210,9 @@ def params(action: str, **overrides: Any) -> dict[str, Any]:
     base: dict[str, dict[str, Any]] = {
         "collect_diagnostics": {"service": subject},
         "get_pod_logs": {"service": subject},
-        "restart_deployment": {"deployment": subject, "replicas": 3},
+        "restart_deployment": {"deployment": subject},
         "scale_deployment": {"deployment": subject, "replicas": 4},
-        "drain_node": {"node": subject, "pods": 5},
+        "drain_node": {"node": subject},
         "purge_queue": {"queue": subject},
         "toggle_feature_flag": {"service": subject, "flag": "new-checkout", "enabled": False},
     }

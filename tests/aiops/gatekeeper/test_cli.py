@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -13,23 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.aiops.gatekeeper.harness import params
+from tests.aiops.gatekeeper.harness import aiops, params
 
 pytestmark = pytest.mark.integration
-
-
-def aiops(args: list[str], env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).with_name("aiops")), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout_s, check=False)
-
-
-@pytest.fixture(scope="module")
-def cli_env(harness, tmp_path_factory) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")}
-    env.update({"AIOPS_KAFKA_BOOTSTRAP": harness.settings.kafka_bootstrap,
-                "AIOPS_TOPIC_PREFIX": harness.settings.topic_prefix,
-                "AIOPS_KEY_DIR": str(tmp_path_factory.mktemp("cli-keys")), "COLUMNS": "200"})
-    return env
 
 
 async def wait_for_approver(harness, kid: str, timeout_s: float = 30.0) -> None:

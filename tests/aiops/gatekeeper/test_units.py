@@ -159,10 +159,13 @@ def test_validate_returns_target_blast_radius_and_executor():
     action = validate("scale_deployment", {"environment": "prod", "namespace": "shop", "deployment": "api",
                                            "replicas": 7})
     assert action.target.as_dict() == {"environment": "prod", "namespace": "shop", "service": "api"}
-    assert (action.blast_radius, action.risk_class, action.executor.value) == (7, RiskClass.state_changing,
+    # Without asking the executor, the catalog's worst case (raised to the replicas asked for).
+    assert (action.blast_radius, action.risk_class, action.executor.value) == (50, RiskClass.state_changing,
                                                                                 "platform-ctl")
+    assert validate("scale_deployment", {"environment": "prod", "namespace": "shop", "deployment": "api",
+                                         "replicas": 70}).blast_radius == 70
     restart = validate("restart_deployment", {"environment": "prod", "namespace": "shop", "deployment": "api"})
-    assert restart.blast_radius == 3  # the catalog default when replicas is absent
+    assert restart.blast_radius == 50
     assert validate("purge_queue", {"environment": "dev", "namespace": "q", "queue": "jobs"}).blast_radius == 1
     assert validate("toggle_feature_flag", {"environment": "dev", "namespace": "q", "service": "web",
                                             "flag": "f", "enabled": True}).executor.value == "webhook"
@@ -173,14 +176,14 @@ def test_validate_lists_every_problem():
         validate("scale_deployment", {"environment": "prod", "deployment": 3, "replicas": True, "shell": "rm"})
     problems = caught.value.problems
     assert "unknown parameter 'shell' (allowed: deployment, environment, namespace, replicas)" in problems
-    assert "missing required parameter 'namespace' (string)" in problems
-    assert "parameter 'deployment' must be a string, got int 3" in problems
-    assert "parameter 'replicas' must be an integer, got bool True" in problems
-    with pytest.raises(InvalidAction, match="must be <= 1000"):
+    assert "missing required parameter 'namespace' (name)" in problems
+    assert "parameter 'deployment' must be a string, got int" in problems
+    assert "parameter 'replicas' must be an integer, got bool" in problems
+    with pytest.raises(InvalidAction, match="must be between 0 and 1000"):
         validate("scale_deployment", {"environment": "p", "namespace": "n", "deployment": "d", "replicas": 5000})
     with pytest.raises(InvalidAction, match="not in the action catalog"):
         validate("rm_rf", {})
-    with pytest.raises(InvalidAction, match="must not be empty"):
+    with pytest.raises(InvalidAction, match="must be a Kubernetes name"):
         validate("purge_queue", {"environment": "p", "namespace": "n", "queue": " "})
 
 
@@ -193,7 +196,7 @@ actions:
     description: x
     risk_class: risky
     executor: platform-ctl
-    parameters: {environment: {type: string}, namespace: {type: string}}
+    parameters: {environment: {kind: name}, namespace: {kind: name}}
     target: {environment: {param: environment}, namespace: {param: namespace}, service: {param: nope}}
     blast_radius: {fixed: 1}
 """)

@@ -19,7 +19,7 @@ from aiops.core.deadletter import (
     ORIGINAL_OFFSET,
     ORIGINAL_PARTITION,
     ORIGINAL_TOPIC,
-    VALUE_DROPPED,
+    VALUE_TRUNCATED,
 )
 from aiops.core.settings import Settings
 from streams.ingest import decode_logs, decode_spans
@@ -133,7 +133,8 @@ def test_alertmanager_payload_and_generic_alert(settings, normalize_worker):
 
 
 def test_message_too_large_to_copy_still_gets_a_dead_letter(settings, normalize_worker):
-    """Larger than the worker's producer may send (1 MB here): the dead letter names it and where it stays."""
+    """Larger than the worker's producer may send (1 MB here): the dead letter carries its first 64 KiB and
+    names its size and where it stays."""
     key = f"huge-{uuid.uuid4().hex[:8]}".encode()
     huge = b'{"message": "' + b"x" * 1_040_000 + b'"}'
     [(partition, offset)] = produce(settings.kafka_bootstrap, normalize_worker.topic("aiops.logs.raw"),
@@ -142,8 +143,10 @@ def test_message_too_large_to_copy_still_gets_a_dead_letter(settings, normalize_
         got = dlq.wait_until(lambda rs: any(r.key == key for r in rs), 60, "the dead letter",
                            diagnostics=normalize_worker.logs)
     [letter] = [r for r in got if r.key == key]
-    assert letter.value is None
-    assert letter.headers[ERROR_MESSAGE] == f"message of {len(huge)} bytes is over the 131072-byte limit"
+    assert letter.value == huge[:65_536]
+    # Over every consumer's per-record limit (AIOPS_MAX_RECORD_BYTES) too: refused before it is decoded at all.
+    assert letter.headers[ERROR_MESSAGE] == (f"record of {len(huge) + len(key)} bytes is larger than this "
+                                             "consumer's limit of 1000000 bytes; not decoded")
     assert (letter.headers[ORIGINAL_PARTITION], letter.headers[ORIGINAL_OFFSET]) == (str(partition), str(offset))
-    assert letter.headers[VALUE_DROPPED].startswith(f"{len(huge)} bytes not copied: ")
+    assert letter.headers[VALUE_TRUNCATED] == f"{len(huge)} bytes, first 65536 copied"
     assert normalize_worker.alive
