@@ -390,20 +390,7 @@ class ChaosRun:
             problems.append("OPA was never frozen (no state-changing proposal waited for an approval)")
         else:
             start, end = self.figures.opa_window
-            for decision in (d for d in decisions if d.allow):
-                # A decision carries when it was made (right after OPA's answer) and how long OPA took, hence when
-                # the gatekeeper asked. A question asked while OPA was frozen has no answer before OPA resumes, so
-                # an allow made inside the window on such a question was made without OPA (fail closed broken).
-                # A question asked in the window's last seconds may be answered just after OPA resumes, within the
-                # OPA timeout: that allow is legitimate; a slower answer never allows (it counts as a deny).
-                decided = decision.evaluated_at.timestamp()
-                asked = decided - decision.latency_ms / 1000
-                if start + 0.01 <= asked and decided <= end:
-                    problems.append(f"decision {decision.id} allowed {decision.proposal_id} while OPA was frozen, "
-                                    f"on a question asked {asked - start:.2f}s into the freeze")
-                if decision.latency_ms > self.settings.opa_timeout_s * 1000 + 500:
-                    problems.append(f"decision {decision.id} allowed {decision.proposal_id} on an answer that took "
-                                    f"{decision.latency_ms:.0f} ms (more than the OPA timeout)")
+            problems += opa_window_problems(decisions, (start, end), self.settings.opa_timeout_s)
             allowed_before = {d.proposal_id for d in decisions
                               if d.allow and d.evaluated_at.timestamp() - d.latency_ms / 1000 < start + 0.01}
             mono_start, mono_end = self.figures.opa_window_mono
@@ -414,3 +401,24 @@ class ChaosRun:
         return problems
 
 
+def opa_window_problems(decisions: list[Decision], window: tuple[float, float], opa_timeout_s: float) -> list[str]:
+    """The allows that cannot have come from OPA, given the wall-clock window it was frozen in.
+
+    A decision carries when it was made (right after OPA's answer) and how long OPA took, hence when the gatekeeper
+    asked. A question asked while OPA was frozen has no answer before OPA resumes, so an allow made inside the
+    window on such a question was made without OPA (fail closed broken). A question asked in the window's last
+    moments may be answered just after OPA resumes, within the OPA timeout: that allow is legitimate; an answer
+    slower than the timeout never allows (it counts as a deny).
+    """
+    start, end = window
+    problems = []
+    for decision in (d for d in decisions if d.allow):
+        decided = decision.evaluated_at.timestamp()
+        asked = decided - decision.latency_ms / 1000
+        if start + 0.01 <= asked and decided <= end:
+            problems.append(f"decision {decision.id} allowed {decision.proposal_id} while OPA was frozen, "
+                            f"on a question asked {asked - start:.2f}s into the freeze")
+        if decision.latency_ms > opa_timeout_s * 1000 + 500:
+            problems.append(f"decision {decision.id} allowed {decision.proposal_id} on an answer that took "
+                            f"{decision.latency_ms:.0f} ms (more than the OPA timeout)")
+    return problems
