@@ -11,10 +11,12 @@ import typer
 from rich.console import Console
 
 from aiops.bench import cli as bench
+from aiops.console import cli as console
 from aiops.core import cli as core
 from aiops.core.errors import AiopsError
 from aiops.dashboards import cli as dashboards
 from aiops.demo import cli as demo
+from aiops.eval import cli as evaluation
 from aiops.feed import cli as feed
 from aiops.gatekeeper import cli as gatekeeper
 from aiops.mcp import cli as mcp
@@ -36,9 +38,11 @@ SUBSYSTEMS = (
     memory,  # memory, handbook
     mcp,  # mcp
     feed,  # feed
+    console,  # console
     dashboards,  # dashboards
     demo,  # replay, demo
     bench,  # bench
+    evaluation,  # eval
 )
 for subsystem in SUBSYSTEMS:
     app.add_typer(subsystem.app)

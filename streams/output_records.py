@@ -35,6 +35,7 @@ class RootCauseCandidate(_Part):
     service: str
     score: float
     reason: str
+    evidence: list[str] = Field(default_factory=list)  # strongest first, in words a person can check
 
 
 class RootCause(_Part):
@@ -81,6 +82,25 @@ class SpanEvidence(_Part):
     attributes: dict[str, str] = Field(default_factory=dict)  # capped
 
 
+class AnomalyEvidence(_Part):
+    """A service behaving unlike its own baseline (spans, log patterns, metrics)."""
+
+    service: str
+    signal: str  # latency, client_latency, self_time, network, errors, log_pattern, metric
+    role: str  # cause (the service's own misbehaviour) or symptom
+    subject: str  # the operation, caller or metric it is about
+    score: float  # evidence strength, 0 to 10
+    value: float | None = None
+    baseline: float | None = None
+    unit: str = ""
+    reason: str
+    trace_ids: list[str] = Field(default_factory=list)
+    first_seen: datetime
+    last_seen: datetime
+
+    _utc = field_validator("first_seen", "last_seen")(classmethod(lambda cls, v: utc(v)))
+
+
 class SimilarDocument(_Part):
     doc_id: str
     kind: str  # postmortem, runbook, note or incident
@@ -101,6 +121,8 @@ class Incident(CanonicalRecord):
     alerts: list[AlertRef]
     log_evidence: list[LogTemplateEvidence] = Field(default_factory=list)
     span_evidence: list[SpanEvidence] = Field(default_factory=list)
+    anomaly_evidence: list[AnomalyEvidence] = Field(default_factory=list)
+    opened_by: Literal["alert", "anomalies"] = "alert"
     similar_incidents: list[SimilarDocument] = Field(default_factory=list)
     placements: list[Placement] = Field(default_factory=list)  # where the services involved ran
     window_start: datetime

@@ -227,3 +227,24 @@ class Span(CanonicalRecord):
     def exception(self) -> SpanEvent | None:
         """The first exception recorded on the span, if any."""
         return next((event for event in self.events if event.is_exception), None)
+
+
+class MetricKind(StrEnum):
+    gauge = "gauge"
+    counter = "counter"
+    histogram = "histogram"
+
+
+class MetricPoint(CanonicalRecord):
+    service: str = Field(min_length=1)
+    instance: str | None = None
+    name: str = Field(min_length=1)
+    unit: str = ""
+    kind: MetricKind = MetricKind.gauge
+    value: float
+    count: int | None = None
+    delta: bool = False
+    time: datetime
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    _utc = field_validator("time")(classmethod(lambda cls, v: utc(v)))

@@ -25,6 +25,7 @@ from aiops.core.settings import Settings
 from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 from aiops.demo.local_services import free_port
 from aiops.memory.client import MemoryClient
+from aiops.stack.process import stop_group
 from tests.kafka_io import TopicReader, delete_prefixed_topics, produce
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
@@ -144,13 +145,7 @@ def running(command: Sequence[str], log_path: Path, ready_url: str | Callable[[]
                 time.sleep(0.1)
             yield process
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=15)
+            stop_group(process, timeout_s=15)
 
 
 def bridge_env(bootstrap: str, prefix: str, **settings: str) -> dict[str, str]:

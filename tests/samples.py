@@ -31,8 +31,9 @@ def incident() -> dict[str, Any]:
         "id": "inc-7d1f", "version": 3, "status": "updated", "title": "orders-db connection exhaustion",
         "severity": "critical", "services": ["orders-db", "orders-api", "web-frontend"],
         "root_cause": {"service": "orders-db", "reason": "deepest failing callee with errors of its own",
-                       "candidates": [{"service": "orders-db", "score": 0.9, "reason": "deepest"},
-                                      {"service": "orders-api", "score": 0.4, "reason": "caller"}]},
+                       "candidates": [{"service": "orders-db", "score": 0.9, "reason": "deepest",
+                                       "evidence": ["cause client_latency: calls from orders-api 30012 ms"]},
+                                      {"service": "orders-api", "score": 0.4, "reason": "caller", "evidence": []}]},
         "alerts": [{"fingerprint": "3f2a9c1d0b7e6a55", "name": "PostgresConnectionsNearLimit",
                     "service": "orders-db", "status": "firing", "severity": "critical",
                     "starts_at": T0, "ends_at": None, "labels": {"alertname": "PostgresConnectionsNearLimit"},
@@ -47,6 +48,12 @@ def incident() -> dict[str, Any]:
                            "exception_type": "PoolTimeout", "exception_message": "pool timeout after 30000ms",
                            "exception_stacktrace": "PoolTimeout: pool timeout after 30000ms\n  at pool.get",
                            "attributes": {"http.status_code": "503"}}],
+        "anomaly_evidence": [{"service": "orders-db", "signal": "client_latency", "role": "cause",
+                              "subject": "orders-api", "score": 9.5, "value": 30012.5, "baseline": 4.0, "unit": "ms",
+                              "reason": "calls from orders-api: median 30012 ms as the caller sees them",
+                              "trace_ids": ["4bf92f3577b34da6a3ce929d0e0e4736"], "first_seen": T0,
+                              "last_seen": T0 + timedelta(minutes=2)}],
+        "opened_by": "alert",
         "similar_incidents": [{"doc_id": "pm-2025-08-orders-db", "kind": "postmortem",
                                "title": "Orders DB pool exhaustion", "score": 0.82}],
         "placements": [{"service": "orders-api", "environment": "prod", "namespace": "shop",
@@ -74,6 +81,12 @@ def proposal() -> dict[str, Any]:
 def approval() -> dict[str, Any]:
     return {"proposal_id": "prop-1", "decision": "approve", "token": "eyJhbGciOiJFUzI1NiJ9.e30.sig",
             "source": "cli", "time": T0 + timedelta(minutes=5), "comment": "go"}
+
+
+def metric_point() -> dict[str, Any]:
+    return {"service": "orders-api", "instance": "orders-api-7d9f-x2", "name": "k8s.pod.cpu_limit_utilization",
+            "unit": "1", "kind": "gauge", "value": 0.42, "count": None, "delta": False, "time": T0,
+            "attributes": {"k8s.namespace.name": "shop"}}
 
 
 def decision() -> dict[str, Any]:
@@ -122,4 +135,4 @@ def span() -> dict[str, Any]:
 
 
 ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal,
-       "Approval": approval, "Decision": decision, "Execution": execution}
+       "Approval": approval, "Decision": decision, "Execution": execution, "MetricPoint": metric_point}

@@ -154,8 +154,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "service_labels", "alert_severity_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields",
-        "log_service_fields",
-        "log_trace_id_fields", "log_span_id_fields", mode="before")
+        "log_service_fields", "log_trace_id_fields", "log_span_id_fields", "log_code_location_fields",
+        mode="before")
     @classmethod
     def _field_list(cls, value: Any) -> Any:
         # From the environment: a JSON array or a comma-separated list.
@@ -218,6 +218,15 @@ class Settings(BaseSettings):
     feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
     feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")
 
+    # The on-call console (console/): the output topics live, and approvals signed in the browser
+    console_host: str = Field("127.0.0.1", description="`aiops console` listen address")
+    console_port: int = Field(8789, description="`aiops console` listen port")
+    console_read_auth: Literal["token", "none"] = Field(
+        "token", description="token: reading needs the read token; none: only behind a proxy that authenticates")
+    console_read_token: SecretStr | None = Field(
+        None, description="the read token; unset means a random one per start, printed in the console's URL")
+    console_max_records: int = Field(500, ge=1, description="latest records the console keeps per topic")
+
     # Log templates (streams/logtemplates): drain3 per service, masking, surging and new error templates
     log_mask_rules: list[dict[str, str]] = Field(
         default_factory=list, description="extra masking rules, JSON [{name, regex, mask}], run before the "
@@ -250,9 +259,35 @@ class Settings(BaseSettings):
                                            "nothing new arrived for this long")
     incident_snapshot_interval_s: float = Field(5.0, ge=0, description="at most one update per incident per interval")
     correlation_tick_s: float = Field(1.0, gt=0, description="how often time-based incident work runs")
-    span_slow_factor: float = Field(5.0, gt=1, description="a span this many times its operation's baseline is slow")
-    span_min_samples: int = Field(20, ge=1, description="spans per operation before slowness is judged")
     edge_flush_s: float = Field(1.0, gt=0, description="how often learned dependency edges are sent on")
+
+    # Root-cause analysis: anomalies from spans, log patterns and metrics (streams/anomaly, streams/metrics)
+    rca_bucket_s: int = Field(10, ge=1, description="event-time bucket of span statistics")
+    rca_trace_idle_s: float = Field(5.0, gt=0, description="a trace is read once no span came for this long")
+    rca_bucket_grace_s: float = Field(15.0, ge=0, description="a bucket of span statistics closes this long "
+                                      "after its end (event time), so late spans and log lines still count")
+    rca_window_buckets: int = Field(3, ge=1, description="recent buckets judged for latency, errors and calls")
+    rca_pattern_window_buckets: int = Field(6, ge=1, description="recent buckets judged for log patterns")
+    rca_z_min: float = Field(4.0, gt=0, description="robust deviations (median/MAD) above the baseline that count")
+    rca_metric_bucket_s: int = Field(15, ge=1, description="event-time bucket of metric series (about the "
+                                     "scrape interval: each bucket is one value of the baseline)")
+    rca_metric_roles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="what other metrics mean, JSON {name: {role, direction (up|down), "
+        "floor, floor_rel, cause}}; the OpenTelemetry CPU, memory and request-duration names are known")
+    rca_ranking: Literal["blame", "walk"] = Field(
+        "blame", description="how root causes are ranked across the call graph: blame propagation or a "
+        "personalised random walk")
+    incident_open_score: float = Field(8.0, gt=0, description="anomaly scores (0-10 each, symptoms count half) "
+                                       "of connected services that open an incident without an alert")
+    incident_open_min_evidence: int = Field(2, ge=1, description="anomalies needed to open an incident")
+    anomaly_evidence_window_s: float = Field(180.0, gt=0, description="anomaly evidence ages out this long "
+                                             "(event time) after it was last seen")
+    anomaly_join_hops: int = Field(1, ge=0, description="an anomaly joins a live incident holding a service "
+                                   "this many call edges away")
+    log_code_location_fields: FieldList = Field(
+        ["code.function.name", "code.function", "code.namespace", "code.file.path", "code.filepath",
+         "code.line.number", "code.lineno", "logger", "logger_name", "log.logger", "caller"],
+        description="log record attributes that say where in the code a line was written (part of its event type)")
 
     @model_validator(mode="before")
     @classmethod

@@ -24,12 +24,16 @@ class TopicSpec:
 # Catalog names (without the configured prefix): the one place each topic name is written down.
 OTLP_SPANS = "otlp_spans"
 OTLP_LOGS = "otlp_logs"
+OTLP_METRICS = "otlp_metrics"
 RAW_ALERTS = "aiops.alerts.raw"
 RAW_LOGS = "aiops.logs.raw"
 APPROVALS = "aiops.approvals"
 ALERTS = "aiops.alerts"
 LOGS = "aiops.logs"
 SPANS = "aiops.spans"
+METRICS = "aiops.metrics"
+LOG_EVENTS = "aiops.log_events"
+SPAN_STATS = "aiops.span_stats"
 SIGNALS = "aiops.signals"
 INCIDENTS = "aiops.incidents"
 PROPOSALS = "aiops.proposals"
@@ -49,6 +53,7 @@ def by_name_in(specs: tuple[TopicSpec, ...], name: str) -> TopicSpec:
 INPUTS = (
     TopicSpec(OTLP_SPANS, key="none", value="OTLP ExportTraceServiceRequest (otlp_proto or otlp_json)"),
     TopicSpec(OTLP_LOGS, key="none", value="OTLP ExportLogsServiceRequest (otlp_proto or otlp_json)"),
+    TopicSpec(OTLP_METRICS, key="none", value="OTLP ExportMetricsServiceRequest (otlp_proto or otlp_json)"),
     TopicSpec(RAW_ALERTS, key="alert fingerprint", value="Alertmanager webhook JSON or generic JSON alert"),
     TopicSpec(RAW_LOGS, key="service", value="JSON log line (Vector / Fluent Bit)"),
     TopicSpec(APPROVALS, key="proposal id", value="Approval (Avro or JSON)"),
@@ -58,6 +63,9 @@ OUTPUTS = (
     TopicSpec(ALERTS, key="service", value="Alert (Avro), normalised"),
     TopicSpec(LOGS, key="service", value="LogRecord (Avro), normalised"),
     TopicSpec(SPANS, key="trace id", value="Span (Avro), normalised"),
+    TopicSpec(METRICS, key="service", value="MetricPoint (Avro), normalised"),
+    TopicSpec(LOG_EVENTS, key="trace id", value="JSON log event (internal: a mined line's event type, trace and span)"),
+    TopicSpec(SPAN_STATS, key="service", value="JSON span statistics (internal: one service, one event-time bucket)"),
     TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
               partitions=1),
     TopicSpec(INCIDENTS, key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
@@ -72,8 +80,8 @@ OUTPUTS = (
 # Every topic a consumer group processes has a dead-letter topic: the inputs, the canonical topics the
 # correlation stages read, the signals, the incidents and executions triage reads, the proposals the
 # gatekeeper reads.
-_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (ALERTS, LOGS, SPANS, SIGNALS, INCIDENTS, PROPOSALS,
-                                                           EXECUTIONS))
+_CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (ALERTS, LOGS, SPANS, METRICS, LOG_EVENTS, SPAN_STATS,
+                                                           SIGNALS, INCIDENTS, PROPOSALS, EXECUTIONS))
 DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + _CONSUMED_OUTPUTS)
 
 CATALOG: tuple[TopicSpec, ...] = INPUTS + OUTPUTS + DEAD_LETTERS

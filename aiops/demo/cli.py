@@ -45,15 +45,25 @@ def replay_command(
 @app.command("demo")
 def demo_command(
     approve_as: str | None = typer.Option(None, help="approve as this person without asking (non-interactive)"),
+    with_console: bool = typer.Option(False, "--console", help="open the on-call console next to the demo and "
+                                      "approve there, with a key made in your browser; it stays up until Ctrl-C"),
     speed: float = typer.Option(10.0, help="replay speed of the scenario"),
-    timeout: float = typer.Option(300.0, help="give up after this many seconds"),
+    timeout: float | None = typer.Option(None, help="give up after this many seconds (default 300; 1800 with "
+                                         "--console, to leave time for making and enrolling a key)"),
 ) -> None:
     """Run the whole system on a realistic failure of the sample shop, live, and print the audit trail."""
+    import signal
+    import sys
+
     from rich.prompt import Confirm
 
     from aiops.demo.run import run_demo
 
+    # SIGTERM stops the demo like Ctrl-C does: through its cleanup, which stops every process it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # Wide enough for the live tables even when the output is not a terminal (CI logs, a pipe).
     wide = console if console.is_terminal else Console(width=max(console.width, 160))
-    run_demo(Settings(), approve_as, speed, timeout, wide, confirm=lambda question: Confirm.ask(question))
+    limit = timeout if timeout is not None else (1800.0 if with_console else 300.0)
+    run_demo(Settings(), approve_as, speed, limit, wide, confirm=lambda question: Confirm.ask(question),
+             with_console=with_console)
     console.print("[bold green]demo finished[/]")

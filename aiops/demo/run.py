@@ -10,15 +10,12 @@ everything it started."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -39,9 +36,9 @@ from aiops.core.topics import (
     create_topics,
 )
 from aiops.demo.errors import DemoError
+from aiops.demo.processes import Processes, free_port, keep_console_up, start_console, wait_for_health
 from streams.output_records import Decision, Execution, ExecutionStatus, Incident, Proposal
 
-AIOPS = str(Path(sys.executable).with_name("aiops"))
 OUTPUTS = (INCIDENTS, PROPOSALS, DECISIONS, EXECUTIONS)
 QUIET_S = 4.0
 OutputRecord = Incident | Proposal | Decision | Execution
@@ -76,62 +73,6 @@ class AuditTrail:
 
     def last_decision(self, proposal_id: str) -> Decision | None:
         return next((d for d in reversed(self.decisions) if d.proposal_id == proposal_id), None)
-
-
-class Processes:
-    """Child processes the demo started, stopped in reverse order."""
-
-    def __init__(self, logs: Path):
-        self.logs = logs
-        self.children: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = (self.logs / f"{name}.log").open("wb")
-        process = subprocess.Popen([AIOPS, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        log.close()
-        self.children.append((name, process))
-        return process
-
-    def check(self) -> None:
-        for name, process in self.children:
-            if process.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
-                raise DemoError(f"{name} exited with {process.returncode}:\n{tail}")
-
-    def stop(self) -> None:
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                process.terminate()
-        for _, process in reversed(self.children):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def wait_for_health(processes: Processes, urls: list[str], timeout_s: float = 60.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    for url in urls:
-        while True:
-            processes.check()
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise DemoError(f"{url} did not answer within {timeout_s:.0f}s")
-            time.sleep(0.2)
-
-
-def _free_port() -> int:
-    from aiops.demo.local_services import free_port
-
-    return free_port()
 
 
 class OutputReader:
@@ -229,7 +170,7 @@ def print_audit_trail(console: Console, trail: AuditTrail, incident: Incident) -
 
 
 def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s: float, console: Console,
-             confirm: Callable[[str], bool]) -> AuditTrail:
+             confirm: Callable[[str], bool], with_console: bool = False) -> AuditTrail:
     from aiops.demo.local_services import OpaServer, PlatformCtlServer
     from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
     from aiops.gatekeeper.approvals import approval_record, produce_approval
@@ -257,12 +198,17 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
         create_topics(demo)
         approver = approve_as or "alice"
         key = KeyStore(workdir / "keys").create(approver, ["sre"])
-        opa = OpaServer(components.binary(settings, "opa"), settings.policy_dir, workdir, key.policy_entry())
+        # With the console and nobody named to approve, the bundle starts with no approver: the person enrols
+        # the key their browser made, and only that key can approve.
+        browser_only = with_console and not approve_as
+        opa = OpaServer(components.binary(settings, "opa"), settings.policy_dir, workdir,
+                        {} if browser_only else key.policy_entry())
         opa.start()
         platform = PlatformCtlServer().__enter__()
-        say(f"policy: private OPA at {opa.url} with {approver}'s key (group sre); platform-ctl simulator at "
+        who = "no approver yet" if browser_only else f"{approver}'s key (group sre)"
+        say(f"policy: private OPA at {opa.url} with {who}; platform-ctl simulator at "
             f"{platform.url}; topics prefixed {prefix}")
-        memory_port = _free_port()
+        memory_port = free_port()
         env = {**os.environ, "AIOPS_TOPIC_PREFIX": prefix, "AIOPS_DEFAULT_PARTITIONS": "1",
                "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_STATE_DIR": str(workdir),
                "AIOPS_MEMORY_PORT": str(memory_port), "AIOPS_MEMORY_SERVICE_URL": f"http://127.0.0.1:{memory_port}",
@@ -284,13 +230,20 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                                    "--loglevel", "warn"], env)
         processes.start("gatekeeper", ["gatekeeper", "--loglevel", "warning"], env)
         # The bridges the observability stack talks to: alerts arrive as Alertmanager webhooks, spans as OTLP/HTTP.
-        bridge_ports = {RAW_ALERTS: _free_port(), OTLP_SPANS: _free_port()}
+        bridge_ports = {RAW_ALERTS: free_port(), OTLP_SPANS: free_port()}
         processes.start("alertmanager-bridge", ["connect", "alertmanager", "--port",
                                                 str(bridge_ports[RAW_ALERTS]), "--loglevel", "warning"], env)
         processes.start("otlp-receiver", ["connect", "otlp", "--port", str(bridge_ports[OTLP_SPANS]),
                                           "--loglevel", "warning"], env)
         bridges = {topic: f"http://127.0.0.1:{port}" for topic, port in bridge_ports.items()}
         wait_for_health(processes, [f"{url}/healthz" for url in bridges.values()])
+        console_url = start_console(processes, env, settings, opa.bundle) if with_console else None
+        if console_url:
+            console.print(f"console: {console_url}", soft_wrap=True)
+            console.print(f"policy bundle: {opa.bundle}", soft_wrap=True)
+            console.print("approve in the console: make a key on its Key page, then enrol it (as an admin would) "
+                          f"with: aiops keys enroll NAME --groups sre --public-key NAME.jwk --policy-dir {opa.bundle}",
+                          soft_wrap=True)
         reader = OutputReader(demo, trail)
 
         recording = load(DEFAULT_SCENARIO)
@@ -328,6 +281,9 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                                 and trail.succeeded(p.id)]
                     status = (f"{len(trail.incidents)} incident(s), {len(trail.proposals)} proposal(s), "
                               f"{len(trail.decisions)} decision(s), {len(trail.executions)} execution record(s)")
+                if browser_only and waiting:
+                    status += f" - waiting for an approval in the console: {console_url}"
+                    waiting = []
                 live.update(render(trail, status))
                 for proposal in waiting:
                     live.stop()
@@ -361,6 +317,8 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
         calls = [c for c in platform.calls if c.method == "POST"]
         console.print(f"platform-ctl simulator received {len(calls)} action call(s): " + ", ".join(
             f"{c.path.rsplit('/', 1)[-1]} (key {(c.idempotency_key or '?')[-12:]})" for c in calls))
+        if console_url:
+            keep_console_up(processes, console, console_url)
         return trail
     finally:
         if reader is not None:

@@ -54,6 +54,18 @@ def _attr(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "value": {"stringValue": str(value)}}
 
 
+def otlp_span(trace_id: str, span_id: str, parent: str | None, name: str, kind: int, start_nanos: str,
+              end_nanos: str, error: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
+    """One span as OTLP/JSON writes it; `error` is the status message of a failed span (None: ok)."""
+    span: dict[str, Any] = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": kind,
+                            "startTimeUnixNano": start_nanos, "endTimeUnixNano": end_nanos,
+                            "attributes": [_attr(k, v) for k, v in attributes.items()],
+                            "status": {"code": 2, "message": error} if error else {"code": 1}}
+    if parent:
+        span["parentSpanId"] = parent
+    return span
+
+
 class Scenario:
     def __init__(self, seed: int = 7):
         self.rng = random.Random(seed)  # noqa: S311 - a reproducible scenario, not a secret
@@ -103,13 +115,8 @@ class Scenario:
     @staticmethod
     def _span(trace_id: str, span_id: str, parent: str | None, name: str, kind: int, start: float, ms: float,
               error: bool, message: str | None, attributes: dict[str, Any]) -> dict[str, Any]:
-        span: dict[str, Any] = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": kind,
-                                "startTimeUnixNano": _nanos(start), "endTimeUnixNano": _nanos(start + ms / 1000),
-                                "attributes": [_attr(k, v) for k, v in attributes.items()],
-                                "status": {"code": 2, "message": message} if error else {"code": 1}}
-        if parent:
-            span["parentSpanId"] = parent
-        return span
+        return otlp_span(trace_id, span_id, parent, name, kind, _nanos(start), _nanos(start + ms / 1000),
+                         message if error else None, attributes)
 
     # --- logs: JSON lines as Vector writes them ------------------------------------------------------
     def log(self, at: float, service: str, level: str, message: str, trace_id: str | None = None) -> None:

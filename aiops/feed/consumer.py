@@ -36,10 +36,11 @@ class OutputFollower:
     the same picture (records are kept by id, so reading one twice changes nothing).
     """
 
-    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None):
+    def __init__(self, settings: Settings, store: FeedStore, group_id: str | None = None, name: str = "feed"):
         self.settings = settings
         self.store = store
-        self.group_id = group_id or settings.topic(f"aiops-feed-{uuid.uuid4().hex[:12]}")
+        self.name = name  # who follows (the feed, the console): client id, group id and skip counter label
+        self.group_id = group_id or settings.topic(f"aiops-{name}-{uuid.uuid4().hex[:12]}")
         schemas = SchemaSet.load(settings.schemas_dir)
         self.topics: dict[str, FollowedTopic] = {}
         for view in store.views.values():
@@ -66,13 +67,13 @@ class OutputFollower:
                                   message, self.settings.max_record_bytes)
         if isinstance(result, DeadLetter):
             self.store.decode_errors[view.endpoint] += 1
-            skip_undecodable(result, "feed")
+            skip_undecodable(result, self.name)
 
     def _consumer(self) -> AIOKafkaConsumer:
         fetch_guard.install()  # an unreadable record batch is logged, counted and skipped, never a stop
         return AIOKafkaConsumer(
             *self.topics, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
-            client_id="aiops-feed", auto_offset_reset="earliest", enable_auto_commit=False,
+            client_id=f"aiops-{self.name}", auto_offset_reset="earliest", enable_auto_commit=False,
             metadata_max_age_ms=30_000)
 
     async def run(self) -> None:

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from aiops.core.settings import Settings
 from aiops.feed.consumer import OutputFollower
+from aiops.feed.service import FollowingService
 from aiops.feed.store import FeedStore
 
 log = logging.getLogger(__name__)
@@ -84,59 +82,21 @@ def create_app(store: FeedStore, follower: OutputFollower) -> web.Application:
     return app
 
 
-class FeedService:
-    """The follower task and the HTTP server together; start() and stop() in a running event loop."""
+class FeedService(FollowingService):
+    """The feed's follower and its JSON endpoints together."""
 
     def __init__(self, settings: Settings, host: str | None = None, port: int | None = None):
+        super().__init__("feed", host or settings.feed_host, settings.feed_port if port is None else port)
         self.settings = settings
-        self.host = host or settings.feed_host
-        self.port = settings.feed_port if port is None else port
         self.store = FeedStore(settings.feed_max_records)
         self.follower = OutputFollower(settings, self.store)
-        self._runner: web.AppRunner | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(create_app(self.store, self.follower), access_log=None)
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except OSError:  # e.g. the port is taken: nothing keeps running
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        self._task = asyncio.create_task(self.follower.run(), name="aiops-feed-follower")
-        if self.port == 0:  # an ephemeral port: report the one the OS picked
-            self.port = self._runner.addresses[0][1]
-        log.info("feed serving on %s (group %s)", self.url, self.follower.group_id)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def app(self) -> web.Application:
+        return create_app(self.store, self.follower)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the feed until SIGINT or SIGTERM."""
-
-    async def main() -> None:
-        service = FeedService(settings, host, port)
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        await service.start()
-        print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /healthz", flush=True)
-        try:
-            await stopping.wait()
-        finally:
-            await service.stop()
-
-    asyncio.run(main())
+    service = FeedService(settings, host, port)
+    service.run(lambda: print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /healthz",
+                              flush=True))

@@ -41,6 +41,10 @@ class LatestRecords:
             self._prune()
         return True
 
+    def get(self, record_id: str) -> Row | None:
+        entry = self._by_id.get(record_id)
+        return entry.row if entry is not None else None
+
     def remove(self, record_id: str) -> None:
         self._by_id.pop(record_id, None)
 
@@ -68,12 +72,17 @@ class FeedStore:
         self.stale_versions: Counter[str] = Counter()
         self._seq = 0
 
-    def add(self, view: View[Any], record: Any) -> None:
-        """Store a decoded record of this view (raises on a record that does not fit the view)."""
+    def add(self, view: View[Any], record: Any) -> Row | None:
+        """Store a decoded record of this view (raises on a record that does not fit the view).
+
+        Returns the row kept, or None when a higher version of the same id was already kept.
+        """
         row = view.to_row(record)
         self._seq += 1
         if not self.latest[view.endpoint].add(record.id, row, view.sort_time(record), self._seq, view.version(record)):
             self.stale_versions[view.endpoint] += 1
+            return None
+        return row
 
     def remove(self, view: View[Any], record_id: str) -> None:
         """Forget one id (a tombstone on a compacted topic)."""
@@ -81,6 +90,10 @@ class FeedStore:
 
     def rows(self, endpoint: str, limit: int | None = None) -> list[Row]:
         return self.latest[endpoint].newest_first(limit)
+
+    def row(self, endpoint: str, record_id: str) -> Row | None:
+        """The kept row of this id, if any."""
+        return self.latest[endpoint].get(record_id)
 
     def clear(self) -> None:
         for latest in self.latest.values():

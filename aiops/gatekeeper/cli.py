@@ -50,6 +50,36 @@ def keys_create(
         console.print(f"added {key.kid} to {path} (aiops.approvers)")
 
 
+@keys_app.command("enroll")
+def keys_enroll(
+    name: str = typer.Argument(..., help="the approver's name, as the policy will know them"),
+    groups: str = typer.Option(..., "--groups", "-g", help="comma-separated groups, e.g. sre,platform"),
+    public_key: Path = typer.Option(..., "--public-key", help="a file with the public key as JWK or PEM ('-' reads "
+                                    "standard input), e.g. what `aiops console` shows on its Keys page"),
+    policy_dir: Path | None = typer.Option(None, "--policy-dir", help="add the key to DIR/data.json"),
+) -> None:
+    """Enrol an approver whose private key stays elsewhere (a browser): print, or add, its policy-data entry."""
+    import sys
+
+    from aiops.gatekeeper.enrolment import enrolled_approver
+    from aiops.gatekeeper.errors import KeyStoreError
+    from aiops.gatekeeper.keys import add_to_policy_data
+
+    try:
+        text = sys.stdin.read() if str(public_key) == "-" else public_key.read_text()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read the public key {public_key}: {exc}") from None
+    approver = enrolled_approver(name, groups.split(","), text)
+    console.print(f"enrolled key [bold]{approver.kid}[/] for {approver.name} (groups: {', '.join(approver.groups)})")
+    console.print("policy data snippet for data.aiops.approvers:")
+    typer.echo(json.dumps(approver.policy_entry(), indent=2))
+    if policy_dir is not None:
+        path = add_to_policy_data(approver, policy_dir)
+        console.print(f"added {approver.kid} to {path} (aiops.approvers)")
+    else:
+        console.print("[yellow]not added anywhere[/]: give --policy-dir DIR to add it to DIR/data.json")
+
+
 @keys_app.command("list")
 def keys_list() -> None:
     """The keys in the key directory."""

@@ -24,17 +24,25 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
-class ApproverKey:
+class Approver:
+    """An approver as the policy bundle knows them: the public key, its id, the name and the groups."""
+
     name: str
     kid: str
     groups: list[str]
     public_key: str  # PEM
-    created_at: str
-    private_path: Path
 
     def policy_entry(self) -> dict[str, Any]:
         """The exact `data.aiops.approvers` snippet for this key: {kid: {name, groups, public_key}}."""
         return {self.kid: {"name": self.name, "groups": list(self.groups), "public_key": self.public_key}}
+
+
+@dataclass(frozen=True)
+class ApproverKey(Approver):
+    """An approver whose private key is in the key directory (`aiops keys create`)."""
+
+    created_at: str
+    private_path: Path
 
     def load_private_key(self) -> ec.EllipticCurvePrivateKey:
         try:
@@ -51,6 +59,16 @@ def key_id(name: str, public_der: bytes) -> str:
     return f"{name}-{hashlib.sha256(public_der).hexdigest()[:12]}"
 
 
+def checked_identity(name: str, groups: list[str]) -> list[str]:
+    """The groups, stripped; KeyStoreError for a name the bundle cannot use or no group at all."""
+    if not _NAME.match(name):
+        raise KeyStoreError(f"key name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    groups = [g.strip() for g in groups if g.strip()]
+    if not groups:
+        raise KeyStoreError("give at least one group (--groups sre,platform)")
+    return groups
+
+
 class KeyStore:
     """The key directory: NAME.key.pem (private, 0600) and NAME.json (name, kid, groups, public key)."""
 
@@ -61,11 +79,7 @@ class KeyStore:
         return self.directory / f"{name}.json"
 
     def create(self, name: str, groups: list[str], *, force: bool = False) -> ApproverKey:
-        if not _NAME.match(name):
-            raise KeyStoreError(f"key name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        groups = [g.strip() for g in groups if g.strip()]
-        if not groups:
-            raise KeyStoreError("give at least one group (--groups sre,platform)")
+        groups = checked_identity(name, groups)
         meta_path, private_path = self._meta_path(name), self.directory / f"{name}.key.pem"
         if (meta_path.exists() or private_path.exists()) and not force:
             raise KeyStoreError(f"a key named {name!r} already exists in {self.directory} (use --force to replace)")
@@ -141,7 +155,7 @@ def write_policy_data(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def add_to_policy_data(key: ApproverKey, policy_dir: Path) -> Path:
+def add_to_policy_data(key: Approver, policy_dir: Path) -> Path:
     """Add the key to POLICY_DIR/data.json under aiops.approvers; a revoked key id is never added back."""
     path, data = read_policy_data(policy_dir)
     aiops = data["aiops"]

@@ -67,6 +67,18 @@ def stop_daemon(pid_file: Path, timeout_s: float = 30.0) -> bool:
     return True
 
 
+def stop_group(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop a child started in its own session, and its children: SIGTERM, then SIGKILL after timeout_s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout_s)
+
+
 def tail(log_file: Path, lines: int = 15) -> str:
     try:
         return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])

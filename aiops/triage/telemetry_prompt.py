@@ -35,6 +35,8 @@ class TelemetryCaps:
     examples: int = 3
     spans: int = 10
     documents: int = 5
+    candidates: int = 5
+    anomalies: int = 10
 
 
 def _alert(alert: AlertRef, caps: TelemetryCaps, chars: int) -> dict[str, Any]:
@@ -63,6 +65,15 @@ def telemetry_document(ctx: TriageContext, caps: TelemetryCaps, chars: int) -> d
     return {
         "services": [cap_text(str(s), chars) for s in ctx.services],
         "likely_root_cause": cap_text(str(ctx.root_service or "unknown"), chars),
+        # Ranked by the correlator from the evidence; their reasons quote telemetry, so they stay in the fence.
+        "root_cause_candidates": [
+            {"service": cap_text(c.service, chars), "score": round(c.score, 3), "reason": cap_text(c.reason, chars),
+             "evidence": [cap_text(e, chars) for e in c.evidence[:caps.examples]]}
+            for c in incident.root_cause.candidates[:caps.candidates]],
+        "anomalies": [
+            {"service": cap_text(a.service, chars), "role": cap_text(str(a.role), chars),
+             "signal": cap_text(str(a.signal), chars), "score": round(a.score, 2), "reason": cap_text(a.reason, chars)}
+            for a in incident.anomaly_evidence[:caps.anomalies]],
         "alerts": [_alert(a, caps, chars) for a in incident.alerts[:caps.alerts]],
         "log_templates": [_log(e, caps, chars) for e in incident.log_evidence[:caps.log_templates]],
         "spans": [_span(s, caps, chars) for s in incident.span_evidence[:caps.spans]],
@@ -89,7 +100,7 @@ def fenced_telemetry(ctx: TriageContext, caps: TelemetryCaps) -> str:
         chars = max(MIN_FIELD_CHARS, chars // 2)
         document = telemetry_document(ctx, caps, chars)
     # Still too long: drop the least telling items first (documents, then spans, logs, alerts from the end).
-    for name in ("documents", "spans", "log_templates", "alerts"):
+    for name in ("documents", "anomalies", "spans", "log_templates", "root_cause_candidates", "alerts"):
         while len(_encode(document)) > caps.total_chars and document[name]:
             document[name].pop()
     return f"{FENCE_OPEN}{_encode(document)}{FENCE_CLOSE}"

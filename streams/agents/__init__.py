@@ -7,8 +7,10 @@ import importlib
 from types import ModuleType
 
 AGENTS: dict[str, tuple[str, ...]] = {
-    "normalize": ("streams.agents.normalize_alerts", "streams.agents.normalize_logs", "streams.agents.normalize_spans"),
-    "correlate": ("streams.agents.forward_alerts", "streams.agents.profile_spans", "streams.agents.mine_logs",
+    "normalize": ("streams.agents.normalize_alerts", "streams.agents.normalize_logs", "streams.agents.normalize_spans",
+                  "streams.agents.normalize_metrics"),
+    "correlate": ("streams.agents.forward_alerts", "streams.agents.profile_traces", "streams.agents.mine_logs",
+                  "streams.agents.detect_span_anomalies", "streams.agents.detect_metric_anomalies",
                   "streams.agents.correlate"),
     "triage": ("streams.agents.triage",),
 }

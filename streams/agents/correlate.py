@@ -15,8 +15,9 @@ from aiops.memory.client import OnDemandMemoryClient
 from aiops.memory.enrich import asimilar_for_incident
 from aiops.memory.similar import SimilarIncidents
 from streams.app import StreamContext
-from streams.correlation.engine import CorrelationConfig, Correlator, Rejected, Snapshot, Tables, Tombstone
+from streams.correlation.engine import CorrelationConfig, Correlator, Tables
 from streams.correlation.errors import LateEventError
+from streams.correlation.outputs import Rejected, Snapshot, Tombstone
 from streams.correlation.signals import Signal, TickSignal, decode_signal
 from streams.output_records import Incident
 from streams.topics import Input, SignalsTopic, raw_topic
@@ -28,15 +29,6 @@ def signal_of(value: bytes | None) -> Signal:
     return decode_signal(value)
 
 
-def config_from(ctx: StreamContext) -> CorrelationConfig:
-    s = ctx.settings
-    return CorrelationConfig(
-        allowed_lateness_s=s.correlation_allowed_lateness_s, group_gap_s=s.correlation_group_gap_s,
-        graph_hops=s.correlation_graph_hops, quiet_period_s=s.incident_quiet_period_s,
-        snapshot_interval_s=s.incident_snapshot_interval_s,
-    )
-
-
 def register(app: faust.App, ctx: StreamContext) -> None:
     signals = Input.declare(app, ctx, SIGNALS, signal_of, partitions=1)
     ticks = SignalsTopic(signals.topic)
@@ -46,13 +38,14 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     def table(name: str) -> faust.types.TableT:
         return app.Table(name, partitions=1)  # JSON keys and values by default
 
-    correlator = Correlator(config_from(ctx), Tables(
+    correlator = Correlator(CorrelationConfig.from_settings(ctx.settings), Tables(
         incidents=table("incident_id_to_state"),
         fingerprint_to_incident=table("fingerprint_to_incident"),
         trace_to_incident=table("trace_to_incident"),
         edges=table("edge_to_stats"),
         service_to_recent_evidence=table("service_to_recent_evidence"),
         counters=table("counter_to_value"),
+        service_to_anomalies=table("service_to_anomalies"),
     ))
     memory = OnDemandMemoryClient(ctx.settings)
     similar = SimilarIncidents(lambda incident: asimilar_for_incident(incident, memory()),

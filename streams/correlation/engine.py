@@ -7,7 +7,12 @@ reassigned, never mutated in place, so every change reaches the changelog):
 - trace_to_incident: trace id → incident id (joins alerts, logs and spans sharing a trace)
 - edges: "caller->callee" → {calls, errors, last_seen} (the dependency graph)
 - service_to_recent_evidence: service → recent log/span signals not yet in an incident
-- counters: watermark and late-event counts
+- service_to_anomalies: service → recent anomaly evidence not yet in an incident (streams/correlation/anomalies.py)
+- counters: watermark (and the wall time it last moved), late-event counts
+
+Time is event time: the watermark is the latest event time seen, and while no newer event arrives it moves on
+with the wall clock (an idle stream still goes quiet). Quiet periods, snapshot intervals and the age of
+evidence are all measured on this clock, so a replay at any speed makes the same incidents.
 
 Replays after a crash re-apply signals; every step is idempotent (deterministic ids, status updates,
 evidence upserts), so a replay cannot create a second incident for the same alert.
@@ -17,24 +22,25 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from aiops.core.limits import cap_map, cap_text
-from streams.correlation.errors import CorrelationRejection, LateEventError, UncorrelatedSignalError
+from aiops.core.limits import cap_map
+from streams.correlation.anomalies import AnomalyBook, AnomalyConfig, anomaly_home, evidence_from, open_from
+from streams.correlation.clock import EventClock
+from streams.correlation.errors import UncorrelatedSignalError
 from streams.correlation.graph import DependencyGraph, edge_key
 from streams.correlation.incident import (
     MAX_ALERT_ENTRIES,
     MAX_ENTRY_CHARS,
     AlertState,
     IncidentState,
-    LogEvidence,
-    SpanEvidence,
     incident_id_for,
     placement_from_labels,
 )
-from streams.correlation.rootcause import rank_root_cause
-from streams.correlation.signals import AlertSignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
+from streams.correlation.outputs import Output, Rejected, Snapshot, Tombstone
+from streams.correlation.ranking import RankingConfig, rank
+from streams.correlation.signals import AlertSignal, AnomalySignal, EdgeSignal, LogSignal, SpanSignal, TickSignal
 from streams.records import Alert
 
 MAX_RECENT_PER_SERVICE = 30
@@ -49,31 +55,19 @@ class CorrelationConfig:
     snapshot_interval_s: float = 5.0
     evidence_lookback_s: float = 600.0
     resolved_retention_s: float = 3600.0
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    incident_id: str
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """An incident merged into another: deleted from the compacted topic."""
-
-    incident_id: str
-    merged_into: str
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A well-formed signal the correlator cannot place: dead-lettered with this error."""
-
-    error: CorrelationRejection
-
-    @property
-    def reason(self) -> str:
-        return str(self.error)
+    @classmethod
+    def from_settings(cls, s: Any) -> CorrelationConfig:
+        return cls(
+            allowed_lateness_s=s.correlation_allowed_lateness_s, group_gap_s=s.correlation_group_gap_s,
+            graph_hops=s.correlation_graph_hops, quiet_period_s=s.incident_quiet_period_s,
+            snapshot_interval_s=s.incident_snapshot_interval_s,
+            anomalies=AnomalyConfig(open_score=s.incident_open_score, min_evidence=s.incident_open_min_evidence,
+                                    window_s=s.anomaly_evidence_window_s, hops=s.anomaly_join_hops),
+            ranking=RankingConfig(method=s.rca_ranking),
+        )
 
 
 @dataclass
@@ -84,15 +78,16 @@ class Tables:
     edges: MutableMapping[str, Any] = field(default_factory=dict)
     service_to_recent_evidence: MutableMapping[str, Any] = field(default_factory=dict)
     counters: MutableMapping[str, Any] = field(default_factory=dict)
+    service_to_anomalies: MutableMapping[str, Any] = field(default_factory=dict)
 
-
-Output = Snapshot | Tombstone | Rejected
 
 
 class Correlator:
     def __init__(self, config: CorrelationConfig, tables: Tables):
         self.config = config
         self.t = tables
+        self.book = AnomalyBook(tables.service_to_anomalies, config.anomalies)
+        self.clock = EventClock(tables.counters, config.allowed_lateness_s)
 
     # --- table access -----------------------------------------------------------------------------
     def _load(self, incident_id: str) -> IncidentState | None:
@@ -112,67 +107,54 @@ class Correlator:
     def graph(self) -> DependencyGraph:
         return DependencyGraph(dict(self.t.edges.items()))
 
-    def _bump(self, counter: str, by: int = 1) -> None:
-        self.t.counters[counter] = int(self.t.counters.get(counter, 0)) + by
-
     @property
     def late_events(self) -> int:
         return int(self.t.counters.get("late_events", 0))
 
-    # --- watermark --------------------------------------------------------------------------------
-    def _observe_time(self, when: datetime) -> bool:
-        """Advance the watermark; False when `when` is later than the allowed lateness behind it."""
-        ts = when.timestamp()
-        high = float(self.t.counters.get("max_event_time", 0.0))
-        if ts > high:
-            self.t.counters["max_event_time"] = ts
-            return True
-        return ts >= high - self.config.allowed_lateness_s
-
     def _late(self, kind: str, when: datetime) -> Rejected:
-        self._bump("late_events")
-        high = float(self.t.counters.get("max_event_time", 0.0))
-        return Rejected(LateEventError(
-            f"{kind} event at {when.isoformat()} is {high - when.timestamp():.0f}s behind the latest event "
-            f"time; allowed lateness is {self.config.allowed_lateness_s:.0f}s"))
+        return Rejected(self.clock.late(kind, when))
 
     # --- entry point ------------------------------------------------------------------------------
-    def handle(self, signal: Any, now: float) -> list[Output]:
+    def handle(self, signal: Any, wall_now: float) -> list[Output]:
+        """One signal at wall time `wall_now`; every rule inside runs on the event-time clock."""
+        self.clock.advance_wall(wall_now)
         if isinstance(signal, TickSignal):
-            return self.tick(signal.now)
+            return self.tick(self.clock.now())
         if isinstance(signal, AlertSignal):
-            return self.on_alert(signal, now)
+            return self.on_alert(signal)
         if isinstance(signal, LogSignal):
-            return self.on_log(signal, now)
+            return self.on_log(signal)
         if isinstance(signal, SpanSignal):
-            return self.on_span(signal, now)
+            return self.on_span(signal)
         if isinstance(signal, EdgeSignal):
-            return self.on_edge(signal, now)
+            return self.on_edge(signal)
+        if isinstance(signal, AnomalySignal):
+            return self.on_anomaly(signal)
         return [Rejected(UncorrelatedSignalError(f"unknown signal type {type(signal).__name__}"))]
 
     # --- alerts -----------------------------------------------------------------------------------
-    def on_alert(self, signal: AlertSignal, now: float) -> list[Output]:
+    def on_alert(self, signal: AlertSignal) -> list[Output]:
         alert = signal.alert
         known = self.t.fingerprint_to_incident.get(alert.fingerprint)
         incident = self._load(known) if known else None
         if incident is not None and incident.status != "resolved":
-            self._observe_time(signal.event_time)
-            return self._update_alert(incident, alert, now)
+            self.clock.observe(signal.event_time)
+            return self._update_alert(incident, alert, self.clock.now())
 
         if alert.status == "resolved":
             if incident is not None:  # a repeat of a resolve we already applied
                 return []
             return [Rejected(UncorrelatedSignalError(
                 f"resolve for alert {alert.name} ({alert.fingerprint}) that was never seen firing"))]
-        if not self._observe_time(alert.starts_at):
+        if not self.clock.observe(alert.starts_at):
             return [self._late(f"alert {alert.name}", alert.starts_at)]
-
+        now = self.clock.now()
         outputs: list[Output] = []
         graph = self.graph()
         by_trace = self.t.trace_to_incident.get(alert.trace_id) if alert.trace_id else None
         matches = [
             i for i in self._open_incidents()
-            if i.id == by_trace or (i.overlaps(alert.starts_at, self.config.group_gap_s)
+            if i.id == by_trace or (self._live(i, now) and i.overlaps(alert.starts_at, self.config.group_gap_s)
                                     and graph.connected(alert.service, i.services, self.config.graph_hops))
         ]
         if matches:
@@ -214,7 +196,7 @@ class Correlator:
             self.t.trace_to_incident[alert.trace_id] = incident.id
         self.t.fingerprint_to_incident[alert.fingerprint] = incident.id
         if new_service:
-            self._pull_recent_evidence(incident, alert.service)
+            self._pull_recent_evidence(incident, alert.service, now)
         incident.dirty = True
         incident.last_activity = now
         return self._maybe_emit(incident, now)
@@ -234,67 +216,99 @@ class Correlator:
         recent.append(signal.model_dump(mode="json"))
         self.t.service_to_recent_evidence[service] = recent[-MAX_RECENT_PER_SERVICE:]
 
-    def _pull_recent_evidence(self, incident: IncidentState, service: str) -> None:
+    def _pull_recent_evidence(self, incident: IncidentState, service: str, now: float) -> None:
         for raw in self.t.service_to_recent_evidence.get(service, []):
             signal = (LogSignal if raw["kind"] == "log" else SpanSignal).model_validate(raw)
             if incident.overlaps(signal.event_time, self.config.evidence_lookback_s):
                 self._attach(incident, signal)
+        cutoff = datetime.fromtimestamp(now - self.config.anomalies.window_s, UTC)
+        for evidence in self.book.take(service, since=cutoff):
+            incident.upsert_anomaly(evidence)
+
+    def _live(self, incident: IncidentState, now: float) -> bool:
+        """Still taking new evidence: an alert fires, or an anomaly in it is fresh. An incident whose alerts
+        resolved and whose anomalies aged out only waits out its quiet period: a new fault opens a new one."""
+        if incident.firing:
+            return True
+        window = self.config.anomalies.window_s
+        return any(now - a.last_seen.timestamp() <= window for a in incident.anomalies.values())
 
     def _attach(self, incident: IncidentState, signal: LogSignal | SpanSignal) -> None:
         if isinstance(signal, LogSignal):
-            incident.upsert_log(LogEvidence(
-                service=signal.service, template_id=signal.template_id,
-                template=cap_text(signal.template, MAX_ENTRY_CHARS), level=signal.level, count=signal.count,
-                baseline_per_min=signal.baseline_per_min, reason=signal.reason,
-                examples=[cap_text(example, MAX_ENTRY_CHARS) for example in signal.examples[:3]]))
+            incident.upsert_log(signal.as_evidence())
             for placement in signal.placements:
                 incident.add_placement(placement)
             for trace_id in signal.trace_ids:
                 incident.add_trace(trace_id)
                 self.t.trace_to_incident[trace_id] = incident.id
         else:
-            incident.add_span(SpanEvidence(
-                trace_id=signal.trace_id, span_id=signal.span_id, service=signal.service,
-                operation=signal.operation, kind=signal.evidence, duration_ms=signal.duration_ms,
-                baseline_ms=signal.baseline_ms, message=signal.message, attributes=dict(signal.attributes),
-                event_time=signal.event_time, exception_type=signal.exception_type,
-                exception_message=signal.exception_message, exception_stacktrace=signal.exception_stacktrace))
+            incident.add_span(signal.as_evidence())
             incident.add_placement(signal.placement)
             self.t.trace_to_incident[signal.trace_id] = incident.id
         incident.dirty = True
 
-    def _home_for(self, service: str, trace_ids: list[str], when: datetime) -> IncidentState | None:
+    def _home_for(self, service: str, trace_ids: list[str], when: datetime, now: float) -> IncidentState | None:
         for trace_id in trace_ids:
             owner = self.t.trace_to_incident.get(trace_id)
             incident = self._load(owner) if owner else None
-            if incident is not None and incident.status != "resolved":
+            if incident is not None and incident.status != "resolved" and self._live(incident, now):
                 return incident
         for incident in self._open_incidents():
-            if service in incident.services and incident.overlaps(when, self.config.evidence_lookback_s):
+            if service in incident.services and incident.overlaps(when, self.config.evidence_lookback_s) \
+                    and self._live(incident, now):
                 return incident
         return None
 
-    def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str], now: float) -> list[Output]:
-        if not self._observe_time(signal.event_time):
+    def _on_evidence(self, signal: LogSignal | SpanSignal, trace_ids: list[str]) -> list[Output]:
+        if not self.clock.observe(signal.event_time):
             return [self._late(f"{signal.kind} evidence for {signal.service}", signal.event_time)]
-        incident = self._home_for(signal.service, trace_ids, signal.event_time)
+        now = self.clock.now()
+        incident = self._home_for(signal.service, trace_ids, signal.event_time, now)
         if incident is None:
             self._remember(signal.service, signal)
             return []
         if incident.add_service(signal.service):
-            self._pull_recent_evidence(incident, signal.service)
+            self._pull_recent_evidence(incident, signal.service, now)
         self._attach(incident, signal)
         incident.extend_window(signal.event_time)
-        incident.last_activity = now
+        # Log and span evidence joins an incident but does not keep it open: only firing alerts and fresh
+        # anomalies do (otherwise an incident whose alerts resolved would never go quiet).
         return self._maybe_emit(incident, now)
 
-    def on_log(self, signal: LogSignal, now: float) -> list[Output]:
-        return self._on_evidence(signal, signal.trace_ids, now)
+    def on_log(self, signal: LogSignal) -> list[Output]:
+        return self._on_evidence(signal, signal.trace_ids)
 
-    def on_span(self, signal: SpanSignal, now: float) -> list[Output]:
-        return self._on_evidence(signal, [signal.trace_id], now)
+    def on_span(self, signal: SpanSignal) -> list[Output]:
+        return self._on_evidence(signal, [signal.trace_id])
 
-    def on_edge(self, signal: EdgeSignal, now: float) -> list[Output]:
+    def on_anomaly(self, signal: AnomalySignal) -> list[Output]:
+        """Join a live incident that holds the service or one close to it in the call graph, else wait in the
+        book until the group's evidence opens an incident (streams/correlation/anomalies.py)."""
+        if not self.clock.observe(signal.event_time):
+            return [self._late(f"anomaly evidence for {signal.service}", signal.event_time)]
+        now = self.clock.now()
+        evidence = evidence_from(signal)
+        live = [i for i in self._open_incidents() if self._live(i, now)]
+        incident = anomaly_home(signal.service, signal.event_time, live, self.graph(),
+                                self.config.anomalies.hops, self.config.group_gap_s)
+        if incident is None:
+            self.book.add(evidence)
+            group = self.book.group(signal.service, self.graph(), now)
+            if not self.book.opens(group):
+                return []
+            incident = open_from(group, self.book, self._load)
+            for service in incident.services:
+                self._pull_recent_evidence(incident, service, now)
+        else:
+            if incident.add_service(signal.service):
+                self._pull_recent_evidence(incident, signal.service, now)
+            incident.upsert_anomaly(evidence)
+        incident.extend_window(signal.event_time)
+        incident.last_activity = now
+        incident.dirty = True
+        return self._maybe_emit(incident, now)
+
+    def on_edge(self, signal: EdgeSignal) -> list[Output]:
         key = edge_key(signal.caller, signal.callee)
         old = self.t.edges.get(key)
         self.t.edges[key] = {
@@ -304,7 +318,7 @@ class Correlator:
         }
         # A new edge may show that incidents opened separately are one problem (alerts can arrive before
         # the spans that connect their services).
-        return self._merge_connected(now) if old is None else []
+        return self._merge_connected(self.clock.now()) if old is None else []
 
     def _merge_connected(self, now: float) -> list[Output]:
         outputs: list[Output] = []
@@ -312,11 +326,11 @@ class Correlator:
         open_incidents = self._open_incidents()
         absorbed: set[str] = set()
         for i, survivor in enumerate(open_incidents):
-            if survivor.id in absorbed:
-                continue
+            if survivor.id in absorbed or survivor.opened_by == "anomalies":
+                continue  # anomaly-opened incidents grew by their own rule; alerts still join them
             changed = False
             for other in open_incidents[i + 1:]:
-                if other.id in absorbed:
+                if other.id in absorbed or other.opened_by == "anomalies":
                     continue
                 near = survivor.overlaps(other.window_start, self.config.group_gap_s) or \
                     other.overlaps(survivor.window_start, self.config.group_gap_s)
@@ -330,14 +344,16 @@ class Correlator:
 
     # --- time -------------------------------------------------------------------------------------
     def tick(self, now: float) -> list[Output]:
+        """Time-based work at event time `now`: resolving quiet incidents, flushing rate-limited snapshots."""
         outputs: list[Output] = []
+        self.book.expire(now)
         for raw in list(self.t.incidents.values()):
             incident = IncidentState.model_validate(raw)
             if incident.status == "resolved":
                 if incident.resolved_at and now - incident.resolved_at > self.config.resolved_retention_s:
                     self._forget(incident)
                 continue
-            if incident.alerts and not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
+            if not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
                 incident.status = "resolved"
                 incident.resolved_at = now
                 incident.dirty = True
@@ -366,6 +382,6 @@ class Correlator:
         incident.emitted = True
         incident.dirty = False
         incident.last_emitted = now
-        record = incident.snapshot(rank_root_cause(incident, self.graph()), now)
+        record = incident.snapshot(rank(incident, self.graph(), self.config.ranking), now)
         self._save(incident)
         return [Snapshot(incident.id, record)]

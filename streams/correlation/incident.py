@@ -16,6 +16,8 @@ MAX_TRACE_IDS = 200
 # An alert's labels and annotations, and a span's attributes, as an incident keeps them (the reasoner caps
 # them further before a model sees them).
 MAX_ALERT_ENTRIES, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS = 32, 16, 1024
+MAX_ANOMALIES = 60  # kept per incident (strongest); a snapshot shows the strongest 30
+MAX_ANOMALIES_SHOWN = 30
 MAX_PLACEMENTS = 20
 # Alert labels that say where a service runs (Prometheus and kube-state-metrics conventions), by Placement field.
 PLACEMENT_LABELS = {"environment": ("environment", "env", "deployment_environment"),
@@ -80,6 +82,39 @@ class SpanEvidence(BaseModel):
     exception_stacktrace: str | None = None
 
 
+class AnomalyFacts(BaseModel):
+    """What an anomaly is about and how strong it is: the anomaly signal and the evidence an incident keeps."""
+
+    service: str  # the service the anomaly is attributed to
+    signal: str  # latency, client_latency, self_time, network, errors, log_pattern, metric
+    role: str  # cause (the service's own misbehaviour) or symptom
+    subject: str  # the operation, caller or metric it is about
+    peer: str | None = None  # the caller, for anomalies seen on calls into the service
+    score: float = Field(ge=0)  # evidence strength, 0 (none) to 10 (overwhelming)
+    value: float | None = None
+    baseline: float | None = None
+    unit: str = ""
+    reason: str
+    trace_ids: list[str] = Field(default_factory=list)
+
+
+class AnomalyEvidence(AnomalyFacts):
+    """An anomaly signal as the incident keeps it: the strongest score seen, first and last seen (event time)."""
+
+    key: str
+    first_seen: datetime
+    last_seen: datetime
+    observations: int = 1  # judgements (windows) that found it
+
+    def merged(self, newer: AnomalyEvidence) -> AnomalyEvidence:
+        """This evidence seen again: the stronger reading's numbers and reason, the whole time span."""
+        stronger = newer if newer.score >= self.score else self
+        again = newer.last_seen > self.last_seen
+        return stronger.model_copy(update={"first_seen": min(self.first_seen, newer.first_seen),
+                                           "last_seen": max(self.last_seen, newer.last_seen),
+                                           "observations": self.observations + (newer.observations if again else 0)})
+
+
 class IncidentState(BaseModel):
     id: str
     version: int = 0
@@ -94,6 +129,8 @@ class IncidentState(BaseModel):
     trace_ids: list[str] = Field(default_factory=list)
     placements: list[Placement] = Field(default_factory=list)  # where the services involved ran
     merged: list[str] = Field(default_factory=list)
+    anomalies: dict[str, AnomalyEvidence] = Field(default_factory=dict)
+    opened_by: str = "alert"
     dirty: bool = True
     last_emitted: float = 0.0
     last_activity: float = 0.0
@@ -148,6 +185,13 @@ class IncidentState(BaseModel):
         self.add_trace(evidence.trace_id)
         return True
 
+    def upsert_anomaly(self, evidence: AnomalyEvidence) -> None:
+        known = self.anomalies.get(evidence.key)
+        self.anomalies[evidence.key] = known.merged(evidence) if known else evidence
+        if len(self.anomalies) > MAX_ANOMALIES:
+            keep = sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES]
+            self.anomalies = {a.key: a for a in keep}
+
     def absorb(self, other: IncidentState) -> None:
         """Merge another incident into this one (they turned out to be one problem)."""
         for fingerprint, alert in other.alerts.items():
@@ -160,6 +204,8 @@ class IncidentState(BaseModel):
             self.add_span(span)
         for trace_id in other.trace_ids:
             self.add_trace(trace_id)
+        for anomaly in other.anomalies.values():
+            self.upsert_anomaly(anomaly)
         for placement in other.placements:
             self.add_placement(placement)
         self.window_start = min(self.window_start, other.window_start)
@@ -170,7 +216,7 @@ class IncidentState(BaseModel):
     # --- output -----------------------------------------------------------------------------------
     def title(self, root_service: str | None) -> str:
         names = sorted({a.name for a in self.alerts.values()})
-        head = names[0] if names else "incident"
+        head = names[0] if names else "anomalies"
         more = f" (+{len(names) - 1} more alerts)" if len(names) > 1 else ""
         where = f" — likely cause {root_service}" if root_service else ""
         return f"{head}{more} across {', '.join(self.services)}{where}"
@@ -198,6 +244,11 @@ class IncidentState(BaseModel):
             "span_evidence": [
                 {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
             ],
+            "anomaly_evidence": [
+                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer", "observations")}
+                for a in sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES_SHOWN]
+            ],
+            "opened_by": self.opened_by,
             "similar_incidents": [],
             "placements": [p.model_dump() for p in sorted(self.placements, key=lambda p: (p.service, str(p)))],
             "window_start": self.window_start,

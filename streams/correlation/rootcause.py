@@ -47,7 +47,9 @@ def _own_errors(incident: IncidentState) -> dict[str, OwnErrors]:
         own.first_seen = when if own.first_seen is None else min(own.first_seen, when)
         return own
 
-    for alert in incident.alerts.values():
+    # Only alerts that fire now count; an incident whose alerts all resolved keeps the story they told.
+    alerts = incident.firing or list(incident.alerts.values())
+    for alert in alerts:
         seen(alert.service, alert.starts_at).alerts.append(alert.name)
     for evidence in incident.log_evidence.values():
         if evidence.level.lower() in ("error", "critical", "fatal", "err", "crit", "panic", "emergency"):

@@ -11,6 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiops.core.limits import cap_map, cap_text
+from streams.correlation.incident import (
+    MAX_ENTRY_CHARS,
+    MAX_SPAN_ATTRIBUTES,
+    AnomalyFacts,
+    LogEvidence,
+    SpanEvidence,
+)
 from streams.records import Alert, Placement, Severity
 
 
@@ -44,6 +52,12 @@ class LogSignal(_Signal):
     event_time: datetime
     placements: list[Placement] = Field(default_factory=list)  # the pods, nodes, versions that logged it
 
+    def as_evidence(self) -> LogEvidence:
+        return LogEvidence(
+            service=self.service, template_id=self.template_id, template=cap_text(self.template, MAX_ENTRY_CHARS),
+            level=self.level, count=self.count, baseline_per_min=self.baseline_per_min, reason=self.reason,
+            examples=[cap_text(example, MAX_ENTRY_CHARS) for example in self.examples[:3]])
+
 
 class SpanSignal(_Signal):
     """An error span, or one far slower than its operation's baseline."""
@@ -64,6 +78,14 @@ class SpanSignal(_Signal):
     exception_message: str | None = None
     exception_stacktrace: str | None = None
 
+    def as_evidence(self) -> SpanEvidence:
+        return SpanEvidence(
+            trace_id=self.trace_id, span_id=self.span_id, service=self.service, operation=self.operation,
+            kind=self.evidence, duration_ms=self.duration_ms, baseline_ms=self.baseline_ms, message=self.message,
+            attributes=cap_map(self.attributes, MAX_SPAN_ATTRIBUTES, MAX_ENTRY_CHARS), event_time=self.event_time,
+            exception_type=self.exception_type, exception_message=self.exception_message,
+            exception_stacktrace=self.exception_stacktrace)
+
 
 class EdgeSignal(_Signal):
     """Calls from one service to another seen in spans since the last edge signal."""
@@ -76,6 +98,22 @@ class EdgeSignal(_Signal):
     event_time: datetime
 
 
+class AnomalySignal(AnomalyFacts, _Signal):
+    """A service behaving unlike its own baseline, from spans, log patterns or metrics, with a score and the
+    reason in words. `role` says how to read it: a cause is the service's own misbehaviour (own time, time on
+    the wire into it, errors of its own, a changed log pattern, a saturated resource); a symptom is what a
+    service shows when something it depends on misbehaves (its latency, as it or its callers see it)."""
+
+    kind: Literal["anomaly"] = "anomaly"
+    role: Literal["cause", "symptom"]
+    window_start: datetime
+    event_time: datetime  # end of the window judged
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}|{self.signal}|{self.subject}|{self.peer or ''}"
+
+
 class TickSignal(_Signal):
     """Wall-clock tick sent by the correlator's own timer, so time-based work runs inside the stream."""
 
@@ -83,7 +121,8 @@ class TickSignal(_Signal):
     now: float
 
 
-Signal = Annotated[AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal, Field(discriminator="kind")]
+Signal = Annotated[AlertSignal | LogSignal | SpanSignal | EdgeSignal | AnomalySignal | TickSignal,
+                   Field(discriminator="kind")]
 
 
 class SignalEnvelope(BaseModel):
@@ -94,5 +133,5 @@ def encode_signal(signal: _Signal) -> bytes:
     return SignalEnvelope(signal=signal).model_dump_json().encode()
 
 
-def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | TickSignal:
+def decode_signal(data: bytes) -> AlertSignal | LogSignal | SpanSignal | EdgeSignal | AnomalySignal | TickSignal:
     return SignalEnvelope.model_validate_json(data).signal

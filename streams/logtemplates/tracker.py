@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.correlation.signals import LogSignal
-from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner
+from streams.logtemplates.miner import MinerConfig, ServiceTemplateMiner, TemplateMatch
 from streams.logtemplates.rates import RateConfig, TemplateEvidence, TemplateRates
 from streams.records import LogRecord, Placement, severity_from_text
 
@@ -96,6 +96,10 @@ class TemplateTracker:
 
     def observe(self, record: LogRecord) -> list[LogSignal]:
         """Learn one log line; the signals about its template that are due."""
+        return self.observe_line(record)[1]
+
+    def observe_line(self, record: LogRecord) -> tuple[TemplateMatch, list[LogSignal]]:
+        """Learn one log line: the template it belongs to, and the signals about that template that are due."""
         state = self.state_for(record.service)
         match = state.miner.add(record.message)
         state.rates.observe(match.template_id, record.time, record.severity, example_line=record.message,
@@ -112,7 +116,7 @@ class TemplateTracker:
         if (state.dirty >= self.config.persist_every_records
                 or self.clock() - state.persisted_at >= self.config.persist_every_s):
             self.persist(record.service, state)
-        return signals
+        return match, signals
 
     def persist(self, service: str, state: ServiceLogState) -> None:
         self.service_to_miner[service] = base64.b64encode(state.miner.to_bytes()).decode()

@@ -32,5 +32,6 @@ def test_the_commands_the_contract_names_are_there():
     result = CliRunner().invoke(cli.app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     for command in ("stack", "worker", "replay", "demo", "approve", "reject", "keys", "gatekeeper", "approvals",
-                    "topics", "config", "connect", "handbook", "memory", "feed", "dashboards", "bench", "logs"):
+                    "topics", "config", "connect", "handbook", "memory", "feed", "dashboards", "bench", "logs",
+                    "console"):
         assert f" {command} " in result.output, command

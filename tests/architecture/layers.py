@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^aiops\.core(\.|$)", 0),  # settings, errors, paths, topics, Avro, catalog, metrics
     (r"^aiops\.stack(\.|$)", 1),  # the local stack
     (r"^aiops\.(memory|triage)(\.|$)", 1),  # domain libraries over core
-    (r"^streams\.(ingest|logtemplates|correlation|records|output_records)(\.|$)", 1),  # pure cores, records
+    (r"^streams\.(ingest|logtemplates|correlation|anomaly|metrics|records|output_records)(\.|$)", 1),  # pure cores
     (r"^aiops\.(feed|dashboards)(\.|$)", 1),
     (r"^connectors\.executors(\.|$)", 2),  # what the gatekeeper calls
     (r"^connectors\.approvals_http$", 4),  # approval ingress: verifies tokens with the gatekeeper's code
@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, int]] = [
     (r"^aiops\.gatekeeper(\.|$)", 3),
     (r"^aiops\.mcp(\.|$)", 3),  # an interface over memory, triage's proposals and the output topics
     (r"^streams(\.|$)", 4),  # the Faust app and its agents
-    (r"^aiops\.(demo|bench)(\.|$)", 5),  # whole-system runs
+    (r"^aiops\.console(\.|$)", 5),  # the on-call page: the feed's store, the gatekeeper's binding, approval ingress
+    (r"^aiops\.(demo|bench|eval)(\.|$)", 5),  # whole-system runs
 ]
 
 

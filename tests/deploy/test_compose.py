@@ -49,7 +49,7 @@ def test_compose_runs_every_process_prometheus_scrapes():
     assert hosts <= set(services), f"prometheus scrapes hosts compose does not run: {hosts - set(services)}"
     commands = {name: " ".join(service.get("command", [])) for name, service in services.items()}
     for expected in ("worker", "gatekeeper", "connect alertmanager", "connect otlp", "approvals serve",
-                     "memory serve", "feed serve"):
+                     "memory serve", "feed serve", "console"):
         assert any(command.startswith(expected) for command in commands.values()), expected
 
 

@@ -68,6 +68,10 @@ def test_the_installed_cli_finds_its_data_outside_the_checkout(wheel_venv, tmp_p
     assert listed.returncode == 0, listed.stderr
     assert "aiops.incidents" in listed.stdout and "aiops.alerts.raw" in listed.stdout
     assert (wheel_venv / "share" / "aiops" / "policy" / "data.json").is_file()
+    # The console's pages and scripts ship inside the package.
+    console_dir = next((wheel_venv / "lib").glob("python3*/site-packages/aiops/console"))
+    for page in ("templates/incident.html", "templates/fragments/gate.html", "static/signer.js", "static/console.css"):
+        assert (console_dir / page).is_file(), page
     assert sorted(p.name for p in (wheel_venv / "share" / "aiops" / "schemas").glob("*.avsc")) == \
         sorted(p.name for p in (PROJECT_ROOT / "schemas").glob("*.avsc"))
 

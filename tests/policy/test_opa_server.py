@@ -17,7 +17,8 @@ def proposal_input(action: str) -> dict:
         "now_ns": NOW_NS,
         "proposal": {
             "id": "prop-opa-1", "incident_id": "inc-1", "action": action,
-            "parameters": {"service": "orders-db", "namespace": "shop"}, "action_hash": "00" * 32,
+            "parameters": {"environment": "prod", "service": "orders-db", "namespace": "shop"},
+            "action_hash": "00" * 32,
             "risk_class": "read_only", "blast_radius": 1,
             "target": {"environment": "prod", "namespace": "shop", "service": "orders-db"},
             "proposer": {"kind": "reasoner", "name": "runbook-reasoner", "version": "1"},

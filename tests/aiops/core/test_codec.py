@@ -46,6 +46,20 @@ def test_newer_reader_reads_records_written_with_older_schema():
     assert decoded["fingerprint"] == old_record["fingerprint"]
 
 
+def test_incidents_written_before_anomaly_evidence_still_read():
+    """schemas/history keeps the Incident as it was before anomaly evidence and candidate evidence came."""
+    v1 = next(schema for schema in SCHEMAS.versions_of("Incident")[1:])
+    old = samples.incident()
+    old.pop("anomaly_evidence")
+    old.pop("opened_by")
+    old["root_cause"]["candidates"] = [{k: v for k, v in c.items() if k != "evidence"}
+                                       for c in old["root_cause"]["candidates"]]
+    reader = SingleObjectCodec(SCHEMAS["Incident"], writers=SCHEMAS.versions_of("Incident"))
+    decoded = reader.decode(SingleObjectCodec(v1).encode(old))
+    assert decoded["anomaly_evidence"] == [] and decoded["opened_by"] == "alert"
+    assert [c["evidence"] for c in decoded["root_cause"]["candidates"]] == [[], []]
+
+
 def test_reader_that_does_not_know_the_writer_schema_says_so():
     written = SingleObjectCodec(older_alert_schema()).encode(
         {k: v for k, v in samples.alert().items() if k not in ("trace_id", "generator_url")})

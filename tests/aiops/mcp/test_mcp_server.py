@@ -71,7 +71,9 @@ async def test_incidents_proposals_and_decisions(connect, world, transport):
                                   incident_id=incident["id"])
         assert answer["status"] == "success", answer
         got = answer["incident"]
-        assert got["root_cause"]["candidates"][0] == {"service": "orders-db", "score": 0.9, "reason": "deepest"}
+        assert got["root_cause"]["candidates"][0] == {
+            "service": "orders-db", "score": 0.9, "reason": "deepest",
+            "evidence": ["cause client_latency: calls from orders-api 30012 ms"]}
         assert got["similar_incidents"][0]["doc_id"] == "pm-2025-08-orders-db"
         assert got["placements"][0]["pod"] == "orders-api-7d9f" and got["log_evidence"][0]["count"] == 412
         listed = await call(client, "list_incidents", service="orders-db")

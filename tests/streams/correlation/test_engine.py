@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from streams.correlation.engine import CorrelationConfig, Correlator, Rejected, Snapshot, Tables, Tombstone
+from streams.correlation.engine import CorrelationConfig, Correlator, Tables
 from streams.correlation.errors import LateEventError
+from streams.correlation.outputs import Rejected, Snapshot, Tombstone
 from streams.correlation.signals import AlertSignal, TickSignal
 from tests.streams.correlation.builders import CASCADE_EDGES, alert, at, cascade, edges, error_span, log_surge
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from aiops.core.avro import SchemaSet, SingleObjectCodec
 from aiops.core.paths import PROJECT_ROOT
+from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
 from streams.correlation.signals import AlertSignal, decode_signal, encode_signal
-from streams.correlation.spans import SpanProfileConfig, SpanProfiler
 from streams.logtemplates.miner import MinerConfig
 from streams.logtemplates.rates import RateConfig
 from streams.logtemplates.tracker import TemplateTracker
@@ -30,8 +30,15 @@ def failing_span() -> Span:
                     "exception.stacktrace": "QueryCanceled: canceling statement\n" + "  at frame\n" * 1000})])
 
 
+def error_signal(span: Span):
+    stage = TraceCondenser(TraceCondenserConfig())
+    stage.add_span(span)
+    [signal] = stage.drain_errors()
+    return signal
+
+
 def test_span_signal_names_where_it_ran_and_its_exception():
-    [signal] = SpanProfiler(SpanProfileConfig(), {}).observe(failing_span())
+    signal = error_signal(failing_span())
     assert signal.placement == PLACED
     assert (signal.exception_type, signal.exception_message) == ("QueryCanceled",
                                                                  "canceling statement due to timeout")
@@ -54,7 +61,7 @@ def test_log_signal_names_the_pods_that_logged_it():
 
 
 def test_incident_says_which_pod_node_namespace_environment_and_version():
-    [signal] = SpanProfiler(SpanProfileConfig(), {}).observe(failing_span())
+    signal = error_signal(failing_span())
     labelled = alert("OrdersApiHigh5xxRate", "orders-api", 10).model_copy(update={"labels": {
         "alertname": "OrdersApiHigh5xxRate", "service": "orders-api", "namespace": "shop", "pod": "orders-api-5x",
         "env": "prod"}})

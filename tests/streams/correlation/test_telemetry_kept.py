@@ -8,10 +8,8 @@ from aiops.core.avro.schemas import AvroSchema
 from aiops.core.paths import PROJECT_ROOT
 from streams.correlation.incident import MAX_ALERT_ENTRIES, MAX_ENTRY_CHARS, MAX_SPAN_ATTRIBUTES
 from streams.correlation.signals import AlertSignal
-from streams.correlation.spans import SpanProfileConfig, SpanProfiler
-from streams.records import Span
 from tests.samples import incident as sample_incident
-from tests.streams.correlation.builders import alert, at, cascade, error_span, log_surge
+from tests.streams.correlation.builders import alert, cascade, error_span, log_surge
 from tests.streams.correlation.test_engine import latest, run
 
 SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
@@ -49,14 +47,12 @@ def test_log_examples_and_templates_are_capped_in_the_incident():
     assert [len(e) for e in long_one["examples"]] == [MAX_ENTRY_CHARS] * 3
 
 
-def test_span_profiler_passes_attributes_on_capped():
-    profiler = SpanProfiler(SpanProfileConfig(), {})
-    span = Span(trace_id="1" * 32, span_id="2" * 16, service="orders-api", name="SELECT", kind="client",
-                start_time=at(0), end_time=at(1), duration_ms=1000.0, status="error", status_message="timeout",
-                attributes={f"a{i:02d}": "z" * 5000 for i in range(40)})
-    [signal] = profiler.observe(span)
-    assert len(signal.attributes) == MAX_SPAN_ATTRIBUTES
-    assert all(len(v) <= MAX_ENTRY_CHARS for v in signal.attributes.values())
+def test_span_evidence_keeps_attributes_capped():
+    signal = error_span("orders-api", "SELECT", 1, trace=0xABE, span=8).model_copy(
+        update={"attributes": {f"a{i:02d}": "z" * 5000 for i in range(40)}})
+    evidence = signal.as_evidence()
+    assert len(evidence.attributes) == MAX_SPAN_ATTRIBUTES
+    assert all(len(v) <= MAX_ENTRY_CHARS for v in evidence.attributes.values())
 
 
 def test_snapshots_written_before_labels_and_attributes_still_decode():
