@@ -85,7 +85,8 @@ class BundleKeys:
         try:
             keys = parse_keys(await self._data("aiops/approvers"), await self._data("aiops/key_revocations"))
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            log.warning("cannot read the approver keys from OPA (%s); keeping the last ones read", exc)
+            log.warning("cannot read the approver keys from OPA (%s: %s); keeping the last ones read",
+                        type(exc).__name__, exc)
             return
         self.keys, self.known = keys, True
 

@@ -12,7 +12,8 @@ The checker proves, from the topics and the platform-ctl simulator's call log:
 - every alert sent is in exactly one incident (the latest snapshot of each incident, merged ones removed);
 - every action that ran, ran exactly once (one call per idempotency key at platform-ctl), and every approved
   action ran (no approval lost);
-- no action was allowed, and none started, while OPA was frozen.
+- no action was allowed, and none started, while OPA was frozen, and no allow rests on an answer slower than
+  the OPA timeout (a question asked in the freeze's last moments may be answered right after OPA resumes).
 """
 
 from __future__ import annotations
@@ -291,9 +292,10 @@ class ChaosRun:
 
     def freeze_opa_end(self) -> None:
         assert self.opa.process is not None
-        os.kill(self.opa.process.pid, signal.SIGCONT)
+        # The window closes before OPA resumes: an answer OPA gives after SIGCONT is always later than its end.
         self.figures.opa_window = (self._frozen[0], time.time())
         self.figures.opa_window_mono = (self._frozen[1], time.monotonic())
+        os.kill(self.opa.process.pid, signal.SIGCONT)
 
     # --- the chaos -----------------------------------------------------------------------------------------------
 
@@ -388,13 +390,7 @@ class ChaosRun:
             problems.append("OPA was never frozen (no state-changing proposal waited for an approval)")
         else:
             start, end = self.figures.opa_window
-            for decision in decisions:
-                # When the gatekeeper asked OPA: an answer to a question asked while OPA was frozen cannot be an
-                # allow (fail closed); a decision written just after the freeze began may carry an earlier answer.
-                asked = decision.evaluated_at.timestamp() - decision.latency_ms / 1000
-                if decision.allow and start + 0.01 <= asked <= end:
-                    problems.append(f"decision {decision.id} allowed {decision.proposal_id} on a question asked while "
-                                    "OPA was frozen")
+            problems += opa_window_problems(decisions, (start, end), self.settings.opa_timeout_s)
             allowed_before = {d.proposal_id for d in decisions
                               if d.allow and d.evaluated_at.timestamp() - d.latency_ms / 1000 < start + 0.01}
             mono_start, mono_end = self.figures.opa_window_mono
@@ -405,3 +401,24 @@ class ChaosRun:
         return problems
 
 
+def opa_window_problems(decisions: list[Decision], window: tuple[float, float], opa_timeout_s: float) -> list[str]:
+    """The allows that cannot have come from OPA, given the wall-clock window it was frozen in.
+
+    A decision carries when it was made (right after OPA's answer) and how long OPA took, hence when the gatekeeper
+    asked. A question asked while OPA was frozen has no answer before OPA resumes, so an allow made inside the
+    window on such a question was made without OPA (fail closed broken). A question asked in the window's last
+    moments may be answered just after OPA resumes, within the OPA timeout: that allow is legitimate; an answer
+    slower than the timeout never allows (it counts as a deny).
+    """
+    start, end = window
+    problems = []
+    for decision in (d for d in decisions if d.allow):
+        decided = decision.evaluated_at.timestamp()
+        asked = decided - decision.latency_ms / 1000
+        if start + 0.01 <= asked and decided <= end:
+            problems.append(f"decision {decision.id} allowed {decision.proposal_id} while OPA was frozen, "
+                            f"on a question asked {asked - start:.2f}s into the freeze")
+        if decision.latency_ms > opa_timeout_s * 1000 + 500:
+            problems.append(f"decision {decision.id} allowed {decision.proposal_id} on an answer that took "
+                            f"{decision.latency_ms:.0f} ms (more than the OPA timeout)")
+    return problems
