@@ -8,11 +8,11 @@ import data.aiops.fixtures_test as fx
 _expected := {
 	"read_only": {"collect_diagnostics", "get_pod_logs", "query_metrics", "capture_thread_dump"},
 	"state_changing": {"restart_deployment", "scale_deployment", "rollback_deployment", "toggle_feature_flag", "flush_cache"},
-	"destructive": {"failover_database", "drain_node", "purge_queue"},
+	"destructive": {"failover_database", "drain_node", "purge_queue", "promote_autonomy"},
 }
 
 test_allow_every_catalog_action_is_fully_configured if {
-	count(data.aiops.actions) == 12
+	count(data.aiops.actions) == 13
 	every risk_class, names in _expected {
 		every name in names {
 			data.aiops.actions[name].risk_class == risk_class

@@ -8,6 +8,7 @@ package aiops.gate
 
 import data.aiops.approvals
 import data.aiops.catalog
+import data.aiops.earned_autonomy as autonomy
 import data.aiops.guardrails
 import data.aiops.parameters
 import data.aiops.validation
@@ -18,7 +19,16 @@ _risk_class := catalog.risk_class
 
 default _required_approvals := null
 
-_required_approvals := catalog.required_approvals
+_required_approvals := _needed
+
+# An action promoted by the trust ladder (autonomy.rego) needs no approval for its selector.
+_needed := 0 if autonomy.autonomous
+
+else := catalog.required_approvals
+
+default _autonomy_grant := null
+
+_autonomy_grant := autonomy.grant
 
 default _policy_revision := "unknown"
 
@@ -45,16 +55,16 @@ _blocking contains msg if some msg in guardrails.violations
 _blocking contains msg if some msg in approvals.veto_reasons
 
 _blocking contains msg if {
-	_approval_count < catalog.required_approvals
-	msg := _shortfall_reason(catalog.risk_class, catalog.required_approvals, _approval_count)
+	_approval_count < _needed
+	msg := _shortfall_reason(catalog.risk_class, _needed, _approval_count)
 }
 
 # Every condition for an allow, stated positively.
 _satisfied if {
 	count(validation.violations) == 0
 	count(parameters.violations) == 0
-	is_number(catalog.required_approvals)
-	_approval_count >= catalog.required_approvals
+	is_number(_needed)
+	_approval_count >= _needed
 	count(approvals.vetoes) == 0
 	guardrails.ok
 }
@@ -103,4 +113,5 @@ decision := {
 	"rejected_approvals": approvals.rejected_approvals,
 	"rejected_by": sort(approvals.rejected_by),
 	"policy_revision": _policy_revision,
+	"autonomy_grant": _autonomy_grant,
 }

@@ -15,6 +15,7 @@ test_allow_read_only_without_approval if {
 		"rejected_approvals": [],
 		"rejected_by": [],
 		"policy_revision": "2026-11-26.1",
+		"autonomy_grant": null,
 	}
 }
 

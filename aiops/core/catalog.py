@@ -37,6 +37,7 @@ class ExecutorName(StrEnum):
     platform_ctl = "platform-ctl"
     webhook = "webhook"
     dry_run = "dry-run"
+    opa_data = "opa-data"  # writes policy data (the trust ladder's promotions)
 
 
 class _Spec(BaseModel):
