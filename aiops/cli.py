@@ -22,6 +22,7 @@ from aiops.gatekeeper import cli as gatekeeper
 from aiops.mcp import cli as mcp
 from aiops.memory import cli as memory
 from aiops.stack import cli as stack
+from aiops.trust import cli as trust
 from connectors import cli as connectors
 from streams import cli as streams
 from streams.logtemplates import cli as logtemplates
@@ -35,6 +36,7 @@ SUBSYSTEMS = (
     logtemplates,  # logs
     connectors,  # connect
     gatekeeper,  # gatekeeper, approve, reject, keys, approvals
+    trust,  # trust run, trust report
     memory,  # memory, handbook
     mcp,  # mcp
     feed,  # feed

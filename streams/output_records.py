@@ -229,3 +229,31 @@ class Execution(CanonicalRecord):
     duration_ms: float | None = None
 
     _utc = field_validator("started_at", "finished_at")(classmethod(lambda cls, v: None if v is None else utc(v)))
+
+
+# --- Outcome (aiops.outcomes) ---------------------------------------------------------------------
+
+class OutcomeVerdict(StrEnum):
+    helpful = "helpful"
+    no_effect = "no_effect"
+    harmful = "harmful"
+
+
+class Outcome(CanonicalRecord):
+    """Whether an executed action helped, decided in event time from its incident's snapshots (aiops/trust)."""
+
+    proposal_id: str
+    execution_id: str
+    incident_id: str
+    action: str
+    environment: str
+    namespace: str
+    service: str
+    execution_status: str
+    verdict: OutcomeVerdict
+    evidence: list[str]
+    executed_at: datetime
+    decided_at: datetime
+    window_s: float
+
+    _utc = field_validator("executed_at", "decided_at")(classmethod(lambda cls, v: utc(v)))

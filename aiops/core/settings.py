@@ -203,6 +203,18 @@ class Settings(BaseSettings):
         8, ge=0, description="retries of a record whose writes the broker refused (with backoff) before it is "
         "dead-lettered")
 
+    # Earned autonomy (aiops/trust): outcome verification in event time, and where promotions/demotions are written.
+    trust_outcome_window_s: float = Field(
+        1800.0, gt=0, description="an execution's incident must resolve within this much event time to count as "
+        "helpful; after it, no_effect (harmful as soon as the incident worsens within it)")
+    trust_apply: Literal["opa", "file"] = Field(
+        "opa", description="opa: promotions and demotions are PUT to the OPA data API (data.autonomy.grants); file: "
+        "written as bundle data files under trust_patch_dir for the operator to ship")
+    trust_patch_dir: Path | None = Field(
+        None, description="where trust_apply=file writes grant patches; default <state_dir>/autonomy")
+    trust_proposal_ttl_s: float = Field(86400.0, gt=0, description="a promotion proposal expires this long after it "
+                                        "is made")
+
     # Observability: each process serves aiops/core/metrics.py on its own port (deploy/prometheus scrapes them), and
     # the read-only feed (feed/) serves the output topics as JSON for Grafana's Infinity datasource.
     metrics_host: str = Field("127.0.0.1", description="address every process serves /metrics on (0.0.0.0 in "

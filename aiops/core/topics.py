@@ -40,6 +40,7 @@ PROPOSALS = "aiops.proposals"
 DECISIONS = "aiops.decisions"
 EXECUTIONS = "aiops.executions"
 GATEKEEPER_LEDGER = "aiops.gatekeeper.ledger"
+OUTCOMES = "aiops.outcomes"
 
 
 def _dead_letters(topic: str) -> TopicSpec:
@@ -72,6 +73,7 @@ OUTPUTS = (
     TopicSpec(PROPOSALS, key="proposal id", value="Proposal (Avro)"),
     TopicSpec(DECISIONS, key="proposal id", value="Decision (Avro)"),
     TopicSpec(EXECUTIONS, key="proposal id", value="Execution (Avro)"),
+    TopicSpec(OUTCOMES, key="proposal id", value="Outcome (Avro): helpful, no_effect or harmful, with the evidence"),
     # Internal: the gatekeeper's per-proposal state and execution ledger (same partitions as proposals).
     TopicSpec(GATEKEEPER_LEDGER, key="proposal id", value="gatekeeper ledger entry (JSON, internal)",
               cleanup_policy="compact"),

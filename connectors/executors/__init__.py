@@ -1,4 +1,5 @@
-"""Action executors: platform-ctl (the paved-road control API), a generic webhook, and dry-run.
+"""Action executors: platform-ctl (the paved-road control API), a generic webhook, dry-run, and opa-data (policy
+data the trust ladder writes).
 
 Which one runs an action comes from the action catalog (actions/catalog.yaml). Every call carries the
 proposal's idempotency key, so the receiving side can refuse to run the same action twice.
@@ -7,6 +8,7 @@ proposal's idempotency key, so the receiving side can refuse to run the same act
 from aiops.core.settings import Settings
 from connectors.executors.base import ExecutionRequest, ExecutionResult, Executor
 from connectors.executors.dry_run import DryRunExecutor
+from connectors.executors.opa_data import OpaDataExecutor
 from connectors.executors.platform_ctl import PlatformCtlExecutor
 from connectors.executors.webhook import WebhookExecutor
 
@@ -17,6 +19,7 @@ def build_executors(settings: Settings) -> dict[str, Executor]:
         "platform-ctl": PlatformCtlExecutor(settings),
         "webhook": WebhookExecutor(settings),
         "dry-run": DryRunExecutor(),
+        "opa-data": OpaDataExecutor(settings),
     }
 
 

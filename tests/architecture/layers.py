@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, int]] = [
     (r"^connectors\.approvals_http$", 4),  # approval ingress: verifies tokens with the gatekeeper's code
     (r"^connectors(\.|$)", 2),  # the bridges (they use the stream decoders)
     (r"^aiops\.gatekeeper(\.|$)", 3),
+    (r"^aiops\.trust(\.|$)", 3),  # the trust ladder: outcomes, track records, promotions (calls OPA, writes grants)
     (r"^aiops\.mcp(\.|$)", 3),  # an interface over memory, triage's proposals and the output topics
     (r"^streams(\.|$)", 4),  # the Faust app and its agents
     (r"^aiops\.console(\.|$)", 5),  # the on-call page: the feed's store, the gatekeeper's binding, approval ingress
