@@ -165,15 +165,18 @@ class PlatformCtlServer:
 
 
 class OpaServer:
-    """A private OPA serving a copy of policy/ whose data.json names the given approvers (decision ids on)."""
+    """A private OPA serving a copy of policy/ whose data.json names the given approvers, with top-level keys of
+    data.aiops replaced by `bundle_data` (decision ids on)."""
 
-    def __init__(self, opa_binary: Path, policy_dir: Path, workdir: Path, approvers: dict[str, Any]):
+    def __init__(self, opa_binary: Path, policy_dir: Path, workdir: Path, approvers: dict[str, Any],
+                 bundle_data: dict[str, Any] | None = None):
         self.binary = opa_binary
         self.bundle = workdir / "policy"
         shutil.copytree(policy_dir, self.bundle, ignore=shutil.ignore_patterns("*_test.rego"))
         data_path = self.bundle / "data.json"
         data = json.loads(data_path.read_text())
         data["aiops"]["approvers"] = approvers
+        data["aiops"].update(bundle_data or {})  # e.g. lower trust-ladder thresholds for a test
         data_path.write_text(json.dumps(data, indent=2))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

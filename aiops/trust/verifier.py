@@ -24,6 +24,7 @@ from streams.records import Severity
 
 # Terminal statuses an outcome is decided for (a started record is not the end; a skipped duplicate ran before).
 TERMINAL = {"succeeded", "failed", "outcome_unknown"}
+HISTORY = 32  # snapshots kept per incident (an execution compares against the one before it and those after)
 SEVERITY_RANK = {Severity.unknown: 0, Severity.info: 1, Severity.warning: 2, Severity.error: 3, Severity.critical: 4}
 
 
@@ -53,7 +54,7 @@ class Watched:
 class OutcomeVerifier:
     window_s: float
     proposals: dict[str, Proposal] = field(default_factory=dict)
-    incidents: dict[str, IncidentView] = field(default_factory=dict)
+    incidents: dict[str, list[IncidentView]] = field(default_factory=dict)  # recent snapshots, oldest first
     waiting: dict[str, Execution] = field(default_factory=dict)  # executions whose proposal was not seen yet
     open: dict[str, Watched] = field(default_factory=dict)
     decided: set[str] = field(default_factory=set)
@@ -79,13 +80,22 @@ class OutcomeVerifier:
             self.waiting[pid] = execution
             return []
         executed_at = execution.finished_at or execution.started_at
-        self.open[pid] = Watched(proposal, execution, self.incidents.get(proposal.incident_id),
-                                 executed_at + timedelta(seconds=self.window_s))
+        history = self.incidents.get(proposal.incident_id, [])
+        before = [v for v in history if v.at <= executed_at]
+        watched = self.open[pid] = Watched(proposal, execution, before[-1] if before else None,
+                                           executed_at + timedelta(seconds=self.window_s))
+        # Snapshots read before the execution (topics interleave in any order) that are later than it count.
+        for view in history:
+            if executed_at < view.at <= watched.deadline and (outcome := self._judge(watched, view)) is not None:
+                return [self._close(pid, outcome), *self._advance(executed_at)]
         return self._advance(executed_at)
 
     def on_incident(self, snapshot: Incident) -> list[Outcome]:
         view = IncidentView.of(snapshot)
-        self.incidents[snapshot.id] = view
+        history = self.incidents.setdefault(snapshot.id, [])
+        history.append(view)
+        history.sort(key=lambda v: v.at)
+        del history[:-HISTORY]
         outcomes = []
         for pid, watched in list(self.open.items()):
             if watched.proposal.incident_id != snapshot.id or view.at > watched.deadline:

@@ -69,14 +69,16 @@ def wait_for_leaders(settings: Settings, timeout_s: float = 30.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running_harness(services, tmp_path: Path, opa_binary: Path, approver_keys, bundle_approvers,
-                          webhook_status: bool = False, **overrides) -> AsyncIterator[Harness]:
+                          webhook_status: bool = False, bundle_data: dict | None = None,
+                          **overrides) -> AsyncIterator[Harness]:
     """Unique topics, a private OPA, platform-ctl, and an in-process gatekeeper: yields the Harness.
 
-    With `webhook_status`, the webhook executor can look calls up (the simulator's /hooks/operations/{key})."""
+    With `webhook_status`, the webhook executor can look calls up (the simulator's /hooks/operations/{key});
+    `bundle_data` replaces top-level keys of the private OPA's data.aiops."""
     from aiops.gatekeeper.service import Gatekeeper
 
     prefix = f"t-{uuid.uuid4().hex[:8]}."
-    opa = OpaServer(opa_binary, Settings().policy_dir, tmp_path, bundle_approvers)
+    opa = OpaServer(opa_binary, Settings().policy_dir, tmp_path, bundle_approvers, bundle_data)
     opa.start()
     with PlatformCtlServer() as platform:
         if webhook_status:
