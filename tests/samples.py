@@ -134,5 +134,13 @@ def span() -> dict[str, Any]:
             "links": [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "attributes": {}}]}
 
 
+def outcome() -> dict[str, Any]:
+    return {"proposal_id": "prop-1", "execution_id": "exe-1", "incident_id": "inc-7d1f", "action": "restart_deployment",
+            "environment": "prod", "namespace": "shop", "service": "orders-api", "execution_status": "succeeded",
+            "verdict": "helpful", "evidence": ["incident inc-7d1f resolved 95s after the execution"],
+            "executed_at": T0 + timedelta(minutes=6), "decided_at": T0 + timedelta(minutes=8), "window_s": 1800.0}
+
+
 ALL = {"LogRecord": log_record, "Span": span, "Alert": alert, "Incident": incident, "Proposal": proposal,
-       "Approval": approval, "Decision": decision, "Execution": execution, "MetricPoint": metric_point}
+       "Approval": approval, "Decision": decision, "Execution": execution, "MetricPoint": metric_point,
+       "Outcome": outcome}
