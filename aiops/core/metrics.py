@@ -35,6 +35,12 @@ APPROVALS_DROPPED = Counter("aiops_approvals_dropped_total", "Approval events no
 ESCALATIONS = Counter("aiops_escalations_total", "Executions whose outcome is unknown, handed to a human, by executor",
                       ["executor"])
 FENCED = Counter("aiops_gatekeeper_fenced_total", "Partitions this gatekeeper lost to another instance mid-step")
+OUTCOMES = Counter("aiops_outcomes_total", "Outcomes of executed actions (trust ladder), by action and verdict "
+                   "(helpful, no_effect, harmful)", ["action", "verdict"])
+AUTONOMY_CHANGES = Counter("aiops_autonomy_changes_total", "Trust ladder moves, by action and change (proposed: a "
+                           "promotion proposal; demoted)", ["action", "change"])
+AUTONOMY_SELECTORS = Gauge("aiops_autonomy_selectors", "Selectors (action, environment, namespace) on each rung of "
+                           "the trust ladder (gated, autonomous, demoted)", ["state"])
 LLM_TOKENS = Counter("aiops_llm_tokens_total", "Tokens spent on the LLM reasoner", ["model"])
 LLM_FALLBACKS = Counter("aiops_llm_fallbacks_total", "LLM answers replaced by the runbook reasoner, by reason class",
                         ["reason"])

@@ -224,6 +224,7 @@ class Settings(BaseSettings):
     alertmanager_bridge_metrics_port: int = Field(9103, description="/metrics port of `aiops connect alertmanager`")
     otlp_receiver_metrics_port: int = Field(9104, description="/metrics port of `aiops connect otlp`")
     approvals_metrics_port: int = Field(9105, description="/metrics port of `aiops approvals serve`")
+    trust_metrics_port: int = Field(9109, description="/metrics port of `aiops trust run`")
     mcp_host: str = Field("127.0.0.1", description="`aiops mcp --transport http` listen address")
     mcp_port: int = Field(8792, description="`aiops mcp --transport http` port (streamable HTTP at /mcp)")
     feed_host: str = Field("127.0.0.1", description="`aiops feed serve` listen address")

@@ -1,4 +1,5 @@
-"""The "AIOps decisions" dashboard: proposals, gatekeeper decisions and their latency, executions, the LLM."""
+"""The "AIOps decisions" dashboard: proposals, gatekeeper decisions and their latency, executions, the trust ladder,
+the LLM."""
 
 from __future__ import annotations
 
@@ -62,6 +63,20 @@ def decisions_dashboard() -> dashboard.Dashboard:
             query(f"sum(rate(aiops_gatekeeper_fenced_total[{RATE}]))", "fenced", "B"),
             query(f"sum by (executor) (rate(aiops_escalations_total[{RATE}]))", "escalated ({{executor}})", "C"),
             unit="suffix: /s"))
+        .with_row(dashboard.Row("Trust ladder"))
+        .with_panel(timeseries_panel(
+            "Outcomes by action and verdict", "Executed actions judged by `aiops trust run`: helpful (the incident "
+            "resolved within the window), no_effect, harmful (it got worse), per second.",
+            query(f"sum by (action, verdict) (rate(aiops_outcomes_total[{RATE}]))", "{{action}}: {{verdict}}"),
+            unit="suffix: /s"))
+        .with_panel(stat_panel(
+            "Selectors per rung", "(action, environment, namespace) selectors that are approval-gated, autonomous "
+            "(promoted by two policy owners) or demoted (a harmful outcome); `aiops trust report` lists them.",
+            query("sum by (state) (aiops_autonomy_selectors)", "{{state}}"), graph=False))
+        .with_panel(stat_panel(
+            "Promotions proposed, demotions", "Trust ladder moves in the selected time range, by action.",
+            query(f"sum by (action, change) (increase(aiops_autonomy_changes_total[{RANGE}]))",
+                  "{{action}}: {{change}}"), graph=False))
         .with_row(dashboard.Row("LLM"))
         .with_panel(timeseries_panel(
             "LLM tokens per model", "Tokens per second spent on the LLM reasoner, by model.",

@@ -23,7 +23,12 @@ def trust_run(loglevel: str = typer.Option("info", help="debug, info, warning or
     from aiops.trust.service import run
 
     logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(Settings())
+    settings = Settings()
+    if settings.trust_metrics_port:
+        from aiops.core import metrics
+
+        metrics.serve(settings.trust_metrics_port, settings.metrics_host)
+    run(settings)
 
 
 @trust_app.command("report")

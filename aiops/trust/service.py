@@ -21,6 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from aiops.core import metrics
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
 from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES, PROPOSALS
@@ -71,6 +72,7 @@ class TrustService:
                 for name, record in batch:
                     for outcome in self._take(name, record):
                         await self._send(producer, OUTCOMES, outcome.proposal_id, outcome)
+                        metrics.OUTCOMES.labels(outcome.action, outcome.verdict.value).inc()
                         self._take(OUTCOMES, outcome)
                 if await reader.caught_up():
                     if batch or not self.ready.is_set():
@@ -109,6 +111,8 @@ class TrustService:
         """Every selector's record against the bundle's rules: promotions proposed, demotions written."""
         a = self.audit
         records = track_records(a.proposals, a.decisions, a.executions, a.outcomes)
+        for state in ("gated", "autonomous", "demoted"):
+            metrics.AUTONOMY_SELECTORS.labels(state).set(sum(r.state == state for r in records.values()))
         for selector, rec in sorted(records.items()):
             if rec.state == "gated" and rec.approved_executions > 0 and not self._promotion_open(selector):
                 verdict = await self.rules.promotion(rec)
@@ -116,6 +120,7 @@ class TrustService:
                     proposal = promotion_proposal(rec, self.settings)
                     log.info("promotion proposed for %s: %s", selector.label(), proposal.id)
                     await self._send(producer, PROPOSALS, proposal.id, proposal)
+                    metrics.AUTONOMY_CHANGES.labels(selector.action, "proposed").inc()
                     self._take(PROPOSALS, proposal)
             elif rec.state == "autonomous" and sum(rec.since_grant.values()) > 0:
                 verdict = await self.rules.demotion(rec)
@@ -128,6 +133,7 @@ class TrustService:
         decision: Decision = demotion_decision(rec, reasons, where)
         log.warning("demoted %s: %s", s.label(), "; ".join(reasons))
         await self._send(producer, DECISIONS, decision.proposal_id, decision)
+        metrics.AUTONOMY_CHANGES.labels(s.action, "demoted").inc()
         self._take(DECISIONS, decision)
 
     def _promotion_open(self, selector: Selector) -> bool:
