@@ -256,4 +256,9 @@ class Outcome(CanonicalRecord):
     decided_at: datetime
     window_s: float
 
+    @property
+    def id(self) -> str:
+        """One outcome per proposal: stores keyed by record id keep it under the proposal id."""
+        return self.proposal_id
+
     _utc = field_validator("executed_at", "decided_at")(classmethod(lambda cls, v: utc(v)))

@@ -20,8 +20,10 @@ _SUMMARY_FIELDS = {
     "proposals": ("id", "incident_id"),
     "decisions": ("id", "proposal_id", "allow"),
     "executions": ("id", "proposal_id", "status"),
+    "outcomes": ("id", "proposal_id", "verdict"),
 }
-EVENT_NAME = {"incidents": "incident", "proposals": "proposal", "decisions": "decision", "executions": "execution"}
+EVENT_NAME = {"incidents": "incident", "proposals": "proposal", "decisions": "decision", "executions": "execution",
+              "outcomes": "outcome"}
 
 
 @dataclass(frozen=True)

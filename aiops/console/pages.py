@@ -16,6 +16,7 @@ from aiops.console.bundle import key_status, valid_kid
 from aiops.console.handbook import Handbook, render_markdown
 from aiops.console.queries import ConsoleQueries
 from aiops.console.rendering import environment
+from aiops.console.trust import console_track_records
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Pages:
         app.router.add_get("/proposals/{id}/gate", self.proposal_gate)
         app.router.add_get("/proposals/{id}/row", self.proposal_row)
         app.router.add_get("/handbook/{doc_id}", self.handbook_document, name="handbook")
+        app.router.add_get("/trust", self.trust, name="trust")
         app.router.add_get("/keys", self.keys, name="keys")
         app.router.add_get("/keys/{kid}/status", self.key_status)
         app.on_cleanup.append(self._close)
@@ -107,6 +109,11 @@ class Pages:
         if document is None:
             return self._not_found(f"handbook document {request.match_info['doc_id']}")
         return self._render("handbook.html", page="handbook", document=document, body=render_markdown(document.body))
+
+    async def trust(self, request: web.Request) -> web.Response:
+        store = self.context.queries.store
+        return self._render("trust.html", page="trust", records=console_track_records(store),
+                            capacity=store.latest["proposals"].capacity)
 
     async def keys(self, request: web.Request) -> web.Response:
         return self._render("keys.html", page="keys")

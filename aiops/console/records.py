@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, PROPOSALS
+from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES, PROPOSALS
 from aiops.feed.views import Row, View, rfc3339
-from streams.output_records import Decision, Execution, Incident, Proposal
+from streams.output_records import Decision, Execution, Incident, Outcome, Proposal
 
 
 def plain(value: Any) -> Any:
@@ -27,7 +27,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def whole_record(record: Incident | Proposal | Decision | Execution) -> Row:
+def whole_record(record: Incident | Proposal | Decision | Execution | Outcome) -> Row:
     """The record as it is (the console renders nested evidence, so nothing is flattened)."""
     row: Row = plain(record.to_avro())
     return row
@@ -38,4 +38,5 @@ CONSOLE_VIEWS: tuple[View[Any], ...] = (
     View("proposals", PROPOSALS, Proposal, whole_record, "created_at"),
     View("decisions", DECISIONS, Decision, whole_record, "evaluated_at"),
     View("executions", EXECUTIONS, Execution, whole_record, "started_at"),
+    View("outcomes", OUTCOMES, Outcome, whole_record, "decided_at"),
 )

@@ -14,10 +14,11 @@ SEVERITY = {"critical": "dark-red", "error": "red", "warning": "orange", "info":
 RISK = {"read_only": "green", "state_changing": "orange", "destructive": "red"}
 OUTCOME = {"allow": "green", "deny": "red"}
 EXECUTION_STATUS = {"succeeded": "green", "failed": "red", "started": "blue", "skipped_duplicate": "text"}
+VERDICT = {"helpful": "green", "no_effect": "orange", "harmful": "red"}
 
 
 def incidents_dashboard() -> dashboard.Dashboard:
-    """Latest incidents, proposals, decisions and executions, newest first."""
+    """Latest incidents, proposals, decisions, executions and outcomes, newest first."""
     return (
         dashboard.Dashboard("AIOps incidents").uid(UID).tags(["aiops"]).refresh("10s").time("now-6h", "now")
         .description("The latest records on aiops.incidents, aiops.proposals, aiops.decisions and aiops.executions, "
@@ -76,4 +77,16 @@ def incidents_dashboard() -> dashboard.Dashboard:
             .column("duration_ms", "Duration (ms)", "number")
             .column("error", "Error"),
             colors={"Status": EXECUTION_STATUS}))
+        .with_panel(feed_table(
+            "Outcomes (trust ladder)", "Whether each executed action helped its incident, decided in event time by "
+            "`aiops trust run` (aiops.outcomes); `aiops trust report` sums them per action and namespace.",
+            InfinityTable("/outcomes")
+            .column("decided_at", "Decided", "timestamp")
+            .column("proposal_id", "Proposal")
+            .column("selector", "Action and where")
+            .column("verdict", "Verdict")
+            .column("execution_status", "Execution")
+            .column("evidence", "Evidence")
+            .column("incident_id", "Incident"),
+            colors={"Verdict": VERDICT}))
     )

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, PROPOSALS
-from streams.output_records import Decision, Execution, Incident, Proposal
+from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES, PROPOSALS
+from streams.output_records import Decision, Execution, Incident, Outcome, Proposal
 
 Row = dict[str, Any]
 
@@ -132,7 +132,25 @@ def execution_row(execution: Execution) -> Row:
     }
 
 
-R = TypeVar("R", Incident, Proposal, Decision, Execution)
+def outcome_row(outcome: Outcome) -> Row:
+    """An Outcome (trust ladder): the verdict on one executed action, its selector and evidence as text."""
+    return {
+        "id": outcome.proposal_id,
+        "proposal_id": outcome.proposal_id,
+        "incident_id": outcome.incident_id,
+        "action": outcome.action,
+        "selector": f"{outcome.action} {outcome.environment}/{outcome.namespace}",
+        "target": f"{outcome.environment}/{outcome.namespace}/{outcome.service}",
+        "execution_status": outcome.execution_status,
+        "verdict": outcome.verdict.value,
+        "evidence": _joined(outcome.evidence, "; "),
+        "executed_at": rfc3339(outcome.executed_at),
+        "decided_at": rfc3339(outcome.decided_at),
+        "window_s": _number(outcome.window_s),
+    }
+
+
+R = TypeVar("R", Incident, Proposal, Decision, Execution, Outcome)
 
 
 @dataclass(frozen=True)
@@ -159,4 +177,5 @@ VIEWS: tuple[View[Any], ...] = (
     View("proposals", PROPOSALS, Proposal, proposal_row, "created_at"),
     View("decisions", DECISIONS, Decision, decision_row, "evaluated_at"),
     View("executions", EXECUTIONS, Execution, execution_row, "started_at"),
+    View("outcomes", OUTCOMES, Outcome, outcome_row, "decided_at"),
 )

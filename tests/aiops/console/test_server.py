@@ -240,3 +240,27 @@ async def test_key_status_comes_from_opa(console, reader):
                                                       "groups": [], "problem": None}
     async with reader.get(f"{console.url}/keys/..%2Fsecrets/status") as response:
         assert response.status in (400, 404)
+
+
+async def test_the_trust_page_shows_each_selectors_record(console_settings, console, reader):
+    s = console_settings
+    pid = f"prop-{uuid.uuid4().hex[:8]}"
+    record = {**proposal(pid), "parameters": {"environment": "prod", "namespace": "trust-ns", "deployment": "api"},
+              "target": {"environment": "prod", "namespace": "trust-ns", "service": "api"}}
+    publish(s, "aiops.proposals", "Proposal", [record], key=lambda r: r["id"])
+    approved = [{"decision": "approve", "source": "cli", "approver": "alice", "counted": True, "reason": None}]
+    publish(s, "aiops.decisions", "Decision", [{**samples.decision(), "id": "d-t-" + pid, "proposal_id": pid,
+                                                "allow": True, "evaluated_at": NOW + timedelta(seconds=90),
+                                                "approvals_considered": approved}],
+            key=lambda r: r["proposal_id"])
+    publish(s, "aiops.executions", "Execution", [{**samples.execution(), "id": "e-t-" + pid, "proposal_id": pid,
+                                                  "started_at": NOW, "finished_at": NOW}],
+            key=lambda r: r["proposal_id"])
+    publish(s, "aiops.outcomes", "Outcome", [{**samples.outcome(), "proposal_id": pid, "verdict": "harmful",
+                                              "namespace": "trust-ns"}], key=lambda r: r["proposal_id"])
+    text = await page(reader, f"{console.url}/trust", "prod/trust-ns", "90 s")
+    row = text.split("prod/trust-ns")[1].split("</tr>")[0]
+    cells = [c.split("</td>")[0].strip() for c in row.split("<td>")[1:]]
+    # approved, autonomous, helpful, no effect, harmful
+    assert cells[1:6] == ["1", "0", "0", "0", "1"], cells
+    assert "gated" in row and 'aria-current="page"' in text.split("/trust")[1][:40]
