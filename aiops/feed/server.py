@@ -1,4 +1,4 @@
-"""The feed's HTTP side: GET /incidents, /proposals, /decisions, /executions (JSON arrays, newest first),
+"""The feed's HTTP side: GET /incidents, /proposals, /decisions, /executions, /outcomes (JSON arrays, newest first),
 /healthz and /metrics, on aiohttp."""
 
 from __future__ import annotations
@@ -98,5 +98,5 @@ class FeedService(FollowingService):
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the feed until SIGINT or SIGTERM."""
     service = FeedService(settings, host, port)
-    service.run(lambda: print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /healthz",
+    service.run(lambda: print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /outcomes, /healthz",
                               flush=True))
