@@ -98,5 +98,5 @@ class FeedService(FollowingService):
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the feed until SIGINT or SIGTERM."""
     service = FeedService(settings, host, port)
-    service.run(lambda: print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /outcomes, /healthz",
-                              flush=True))
+    service.run(lambda: print(f"feed: {service.url}/incidents, /proposals, /decisions, /executions, /outcomes, "
+                              "/healthz", flush=True))
