@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from aiops.core.avro import codec_for
 from aiops.gatekeeper.keys import KeyStore
@@ -138,6 +139,10 @@ async def test_promotion_autonomy_and_demotion(services, tmp_path, opa_binary):
             assert again["allow"] is False
             assert "state_changing action needs 1 approval, has 0" in again["reasons"]
             h.assert_not_executed(gated["id"])
+            assert REGISTRY.get_sample_value("aiops_outcomes_total",
+                                             {"action": "restart_deployment", "verdict": "harmful"}) >= 1
+            assert REGISTRY.get_sample_value("aiops_autonomy_changes_total",
+                                             {"action": "restart_deployment", "change": "demoted"}) >= 1
 
             # 6. `aiops trust report` reads the history from the topics.
             env = {**os.environ, "AIOPS_KAFKA_BOOTSTRAP": h.settings.kafka_bootstrap,
