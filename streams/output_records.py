@@ -195,7 +195,7 @@ class Decision(CanonicalRecord):
     reasons: list[str]
     approvals_considered: list[ApprovalConsidered] = Field(default_factory=list)
     policy_revision: str | None = None
-    trigger: str  # proposal, approval, expiry or retry
+    trigger: str  # proposal, approval, expiry, retry, escalation, ...; demotion (written by `aiops trust run`)
     evaluated_at: datetime
     latency_ms: float
 

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from aiops.core import metrics
 from aiops.core.avro import codec_for
+from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES, PROPOSALS
 from aiops.trust.audit import Audit, AuditReader
@@ -33,6 +34,7 @@ from connectors.executors.opa_data import GrantWriter
 from streams.output_records import Decision, Outcome
 
 log = logging.getLogger("trust")
+RETRY_S = 5.0
 
 
 class TrustService:
@@ -42,6 +44,8 @@ class TrustService:
         self.verifier = OutcomeVerifier(settings.trust_outcome_window_s)
         self.audit = Audit()
         self.seen_proposals: set[str] = set()
+        self.outcome_ids: set[str] = set()
+        self.retry_at: float | None = None  # a demotion that could not be written is tried again from then
         self.rules = LadderRules(settings)
         self.writer = GrantWriter(settings)
         self.codecs = {name: codec_for(record, settings.topic(name), settings) for name, record in
@@ -75,7 +79,8 @@ class TrustService:
                         metrics.OUTCOMES.labels(outcome.action, outcome.verdict.value).inc()
                         self._take(OUTCOMES, outcome)
                 if await reader.caught_up():
-                    if batch or not self.ready.is_set():
+                    retry_due = self.retry_at is not None and self.clock() >= self.retry_at
+                    if batch or retry_due or not self.ready.is_set():
                         await self.review(producer)
                     self.ready.set()
         finally:
@@ -89,8 +94,9 @@ class TrustService:
         if name == INCIDENTS:
             return self.verifier.on_incident(record)
         if name == OUTCOMES:
-            if record.proposal_id in {o.proposal_id for o in self.audit.outcomes}:
+            if record.proposal_id in self.outcome_ids:
                 return []
+            self.outcome_ids.add(record.proposal_id)
             self.verifier.on_outcome(record)
         if name == PROPOSALS:
             if record.id in self.seen_proposals:
@@ -109,6 +115,7 @@ class TrustService:
 
     async def review(self, producer: AIOKafkaProducer) -> None:
         """Every selector's record against the bundle's rules: promotions proposed, demotions written."""
+        self.retry_at = None
         a = self.audit
         records = track_records(a.proposals, a.decisions, a.executions, a.outcomes)
         for state in ("gated", "autonomous", "demoted"):
@@ -129,7 +136,13 @@ class TrustService:
 
     async def _demote(self, producer: AIOKafkaProducer, rec: TrackRecord, reasons: list[str]) -> None:
         s = rec.selector
-        where = await self.writer.write(s.action, s.environment, s.namespace, demoted_grant(rec, reasons))
+        try:
+            where = await self.writer.write(s.action, s.environment, s.namespace, demoted_grant(rec, reasons))
+        except (AiopsError, OSError) as exc:
+            # Not written: tried again shortly (while OPA is unreachable the gate denies everything anyway).
+            log.error("demotion of %s not written (%s); retrying in %gs", s.label(), exc, RETRY_S)
+            self.retry_at = self.clock() + RETRY_S
+            return
         decision: Decision = demotion_decision(rec, reasons, where)
         log.warning("demoted %s: %s", s.label(), "; ".join(reasons))
         await self._send(producer, DECISIONS, decision.proposal_id, decision)

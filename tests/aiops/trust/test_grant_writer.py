@@ -42,3 +42,20 @@ async def test_the_executor_writes_only_promotions_with_their_evidence(tmp_path)
 
 def test_grant_paths_quote_each_part():
     assert grant_path("restart_deployment", "prod", "a/b") == "autonomy/grants/restart_deployment/prod/a%2Fb"
+
+
+async def test_a_demotion_opa_cannot_take_is_retried_not_lost():
+    from datetime import UTC, datetime
+
+    from aiops.trust.service import RETRY_S, TrustService
+    from aiops.trust.track_record import Grant, Selector, TrackRecord
+    from tests.aiops.gatekeeper.doubles import free_port
+
+    service = TrustService(Settings(opa_url=f"http://127.0.0.1:{free_port()}", opa_timeout_s=1.0),
+                           clock=lambda: 1000.0)
+    rec = TrackRecord(Selector("restart_deployment", "prod", "shop"),
+                      grant=Grant("promo", datetime.now(UTC), ["olivia", "oscar"]))
+    await service._demote(None, rec, ["1 harmful outcome(s) since the grant"])  # type: ignore[arg-type]
+    assert service.retry_at == 1000.0 + RETRY_S
+    await service.writer.close()
+    await service.rules.close()
