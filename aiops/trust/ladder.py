@@ -28,6 +28,7 @@ PROPOSER = Proposer(kind="reasoner", name="trust-ladder", version="1")
 class Verdict:
     yes: bool
     reasons: list[str]
+    answered: bool = True  # False: OPA gave no usable answer (asked again later)
 
 
 class LadderRules:
@@ -53,8 +54,10 @@ class LadderRules:
 
     async def promotion(self, rec: TrackRecord) -> Verdict:
         result = await self._ask("promotion", rec)
-        if result is None or result.get("eligible") is not True:
-            unmet = result.get("unmet") if result else ["no answer from OPA"]
+        if result is None:
+            return Verdict(False, ["no answer from OPA"], answered=False)
+        if result.get("eligible") is not True:
+            unmet = result.get("unmet")
             return Verdict(False, [str(u) for u in unmet] if isinstance(unmet, list) else ["malformed answer"])
         return Verdict(True, [])
 
@@ -64,7 +67,7 @@ class LadderRules:
             harmful = rec.since_grant["harmful"]
             # Fail safe: without the rule's answer, a harmful outcome still demotes.
             return Verdict(harmful > 0, [f"{harmful} harmful outcome(s) since the grant (OPA did not answer)"]
-                           if harmful else [])
+                           if harmful else [], answered=False)
         return Verdict(result["demote"], [str(r) for r in result.get("reasons") or []])
 
     async def close(self) -> None:

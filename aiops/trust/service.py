@@ -13,6 +13,7 @@ history), every selector's track record is reviewed:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
 from aiops.core.topics import DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES, PROPOSALS
 from aiops.trust.audit import Audit, AuditReader
-from aiops.trust.ladder import LadderRules, demoted_grant, demotion_decision, promotion_proposal
+from aiops.trust.ladder import LadderRules, Verdict, demoted_grant, demotion_decision, promotion_proposal
 from aiops.trust.track_record import PROMOTE, Selector, TrackRecord, selector_of, track_records
 from aiops.trust.verifier import OutcomeVerifier
 from connectors.executors.opa_data import GrantWriter
@@ -45,6 +46,7 @@ class TrustService:
         self.audit = Audit()
         self.seen_proposals: set[str] = set()
         self.outcome_ids: set[str] = set()
+        self.reviewed: dict[Selector, tuple[str, str, bool]] = {}
         self.retry_at: float | None = None  # a demotion that could not be written is tried again from then
         self.rules = LadderRules(settings)
         self.writer = GrantWriter(settings)
@@ -121,8 +123,13 @@ class TrustService:
         for state in ("gated", "autonomous", "demoted"):
             metrics.AUTONOMY_SELECTORS.labels(state).set(sum(r.state == state for r in records.values()))
         for selector, rec in sorted(records.items()):
-            if rec.state == "gated" and rec.approved_executions > 0 and not self._promotion_open(selector):
+            seen = (json.dumps(rec.for_policy(), sort_keys=True), rec.state, self._promotion_open(selector))
+            if self.reviewed.get(selector) == seen:
+                continue  # nothing the rules read has changed since this selector was last asked about
+            self.reviewed[selector] = seen
+            if rec.state == "gated" and rec.approved_executions > 0 and not seen[2]:
                 verdict = await self.rules.promotion(rec)
+                self._unanswered(selector, verdict)
                 if verdict.yes:
                     proposal = promotion_proposal(rec, self.settings)
                     log.info("promotion proposed for %s: %s", selector.label(), proposal.id)
@@ -131,8 +138,15 @@ class TrustService:
                     self._take(PROPOSALS, proposal)
             elif rec.state == "autonomous" and sum(rec.since_grant.values()) > 0:
                 verdict = await self.rules.demotion(rec)
+                self._unanswered(selector, verdict)
                 if verdict.yes:
                     await self._demote(producer, rec, verdict.reasons)
+
+    def _unanswered(self, selector: Selector, verdict: Verdict) -> None:
+        """Without OPA's answer, the selector is asked about again shortly."""
+        if not verdict.answered:
+            self.reviewed.pop(selector, None)
+            self.retry_at = self.clock() + RETRY_S
 
     async def _demote(self, producer: AIOKafkaProducer, rec: TrackRecord, reasons: list[str]) -> None:
         s = rec.selector
@@ -142,6 +156,7 @@ class TrustService:
             # Not written: tried again shortly (while OPA is unreachable the gate denies everything anyway).
             log.error("demotion of %s not written (%s); retrying in %gs", s.label(), exc, RETRY_S)
             self.retry_at = self.clock() + RETRY_S
+            self.reviewed.pop(s, None)
             return
         decision: Decision = demotion_decision(rec, reasons, where)
         log.warning("demoted %s: %s", s.label(), "; ".join(reasons))
