@@ -7,6 +7,7 @@ gatekeeper and triage dead-letter what they consume; this is a read-only followe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class Audit:
     decisions: list[Decision] = field(default_factory=list)
     executions: list[Execution] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # topics that do not exist (nothing to read)
 
     def add(self, name: str, record: Any) -> None:
         if name == PROPOSALS:
@@ -57,12 +59,16 @@ class AuditReader:
                                          isolation_level="read_committed",
                                          max_partition_fetch_bytes=settings.max_record_bytes + 65_536)
         self.end: dict[TopicPartition, int] = {}
+        self.missing: list[str] = []
 
     async def start(self) -> None:
         await self.consumer.start()
-        await self.consumer.topics()
-        tps = [TopicPartition(topic, p) for topic in self.names
-               for p in sorted(self.consumer.partitions_for_topic(topic) or {0})]
+        partitions = await asyncio.to_thread(_partitions, self.settings.kafka_bootstrap)
+        # A topic that does not exist is not asked for by name (the broker might create it): it has no records.
+        self.missing = sorted(t for t in self.names if t not in partitions)
+        tps = [TopicPartition(topic, p) for topic in self.names for p in partitions.get(topic, [])]
+        if not tps:
+            return
         self.consumer.assign(tps)
         await self.consumer.seek_to_beginning(*tps)
         self.end = await self.consumer.end_offsets(tps)
@@ -91,6 +97,9 @@ class AuditReader:
 
     async def poll(self, timeout_ms: int = 500) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
+        if not self.end:
+            await asyncio.sleep(timeout_ms / 1000)  # nothing assigned (no topic exists yet)
+            return out
         for tp, batch in (await self.consumer.getmany(timeout_ms=timeout_ms)).items():
             name = self.names[tp.topic]
             decode = self._decoder(name)
@@ -106,11 +115,21 @@ class AuditReader:
         await self.consumer.stop()
 
 
+def _partitions(bootstrap: str) -> dict[str, list[int]]:
+    """Every topic's partition numbers, from the cluster's metadata (aiokafka's consumer has no public call that
+    returns partitions of topics it is not subscribed to)."""
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).topics
+    return {name: sorted(meta.partitions) for name, meta in topics.items()}
+
+
 async def read_all(settings: Settings, names: tuple[str, ...] = (PROPOSALS, DECISIONS, EXECUTIONS, OUTCOMES)) -> Audit:
     """Everything on these topics now (for `aiops trust report`)."""
     reader = AuditReader(settings, names)
     audit = Audit()
     await reader.start()
+    audit.missing = reader.missing
     try:
         while not await reader.caught_up():
             for name, record in await reader.poll():

@@ -36,7 +36,9 @@ def trust_report(as_json: bool = typer.Option(False, "--json", help="print JSON 
     """Every (action, environment, namespace) track record, read from the topics' beginning."""
     from aiops.trust import report
 
-    records = report.collect(Settings())
+    records, missing = report.collect(Settings())
+    if missing:
+        Console(stderr=True).print(f"[yellow]no such topic:[/] {', '.join(missing)} (`aiops topics create`)")
     if as_json:
         typer.echo(json.dumps(report.as_json(records), indent=2, sort_keys=True))
     else:

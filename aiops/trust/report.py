@@ -12,10 +12,11 @@ from aiops.trust.audit import read_all
 from aiops.trust.track_record import TrackRecord, track_records
 
 
-def collect(settings: Settings) -> list[TrackRecord]:
+def collect(settings: Settings) -> tuple[list[TrackRecord], list[str]]:
+    """The track records, and the audit topics that do not exist."""
     audit = asyncio.run(read_all(settings))
     records = track_records(audit.proposals, audit.decisions, audit.executions, audit.outcomes)
-    return [records[s] for s in sorted(records)]
+    return [records[s] for s in sorted(records)], audit.missing
 
 
 def as_json(records: list[TrackRecord]) -> list[dict[str, Any]]:

@@ -68,9 +68,12 @@ class TrustService:
         finally:
             await outcomes.stop()
         reader = AuditReader(self.settings, (PROPOSALS, DECISIONS, EXECUTIONS, INCIDENTS, OUTCOMES))
+        await reader.start()
+        if reader.missing:
+            await reader.stop()
+            raise AiopsError(f"no such topic: {', '.join(reader.missing)}; create them first (`aiops topics create`)")
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
                                     enable_idempotence=True)
-        await reader.start()
         await producer.start()
         try:
             while not self._stop.is_set():
