@@ -57,6 +57,20 @@ def _forget(futures: list[asyncio.Future[Any]]) -> None:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
+def _raise_if_fatal(producer: AIOKafkaProducer) -> None:
+    """Raise the error that put the producer in aiokafka's FATAL_ERROR state (fenced, most often).
+
+    Once a send fails with ProducerFenced, aiokafka answers every later begin/commit/abort with a bare
+    AssertionError ("Invalid state transition FATAL_ERROR -> ..."), which would hide the fencing and crash the
+    gatekeeper; the original error is kept on the transaction manager's waiter (aiokafka 0.14 internals)."""
+    manager = getattr(producer, "_txn_manager", None)
+    if manager is None or not manager.is_fatal_error():
+        return
+    waiter = manager._transaction_waiter
+    error = waiter.exception() if waiter.done() and not waiter.cancelled() else None
+    raise error if isinstance(error, BaseException) else IllegalStateError("the transactional producer failed")
+
+
 def _failure(exc: BaseException) -> ProduceFailed:
     return ProduceFailed(exc, permanent=isinstance(exc, PERMANENT))
 
@@ -135,6 +149,7 @@ class PartitionWriters:
                                                f"{self.max_record_bytes} bytes"), permanent=True)
         writer = self._writer(owner)
         try:
+            _raise_if_fatal(writer.producer)
             if not writer.in_transaction:
                 await writer.producer.begin_transaction()
                 writer.in_transaction = True
@@ -158,6 +173,7 @@ class PartitionWriters:
                 except BaseException:
                     _forget(pending[number + 1:])
                     raise
+            _raise_if_fatal(writer.producer)
             await writer.producer.commit_transaction()
             writer.in_transaction = False
             writer.commits += 1
@@ -174,6 +190,7 @@ class PartitionWriters:
         _forget(writer.pending)
         writer.pending = []
         try:
+            _raise_if_fatal(writer.producer)
             await writer.producer.abort_transaction()
             writer.in_transaction = False
         except (ProducerFenced, InvalidProducerEpoch):

@@ -341,12 +341,30 @@ class ChaosRun:
                             len(read_topic(self.settings, EXECUTIONS, Execution)), len(self.platform.posts()))
             except Exception:
                 continue
-            settled = self.figures.approvals and all(self._succeeded(pid) for pid in list(self.figures.approvals))
+            # Settled: every approved action ran and every alert sent reached an incident (a worker restarted by
+            # the chaos rejoins its group only after the killed member's session expires, so it may lag a while;
+            # an alert that never arrives keeps this false until the deadline, and the check then reports it).
+            settled = (self.figures.approvals and all(self._succeeded(pid) for pid in list(self.figures.approvals))
+                       and self._every_alert_has_an_incident())
             if snapshot != last:
                 last, quiet_since = snapshot, time.monotonic()
             elif settled and time.monotonic() - quiet_since > 10:
                 break
         self.stopping.set()
+
+    def _every_alert_has_an_incident(self) -> bool:
+        homes = Counter(alert.fingerprint for incident in self._incidents().values() if incident is not None
+                        for alert in incident.alerts)
+        return all(homes[fingerprint] for fingerprint in sent_alerts())
+
+    def _incidents(self) -> dict[bytes, Incident | None]:
+        """The latest version of each incident (uncommitted reads too: the worker's output is not transactional)."""
+        incidents: dict[bytes, Incident | None] = {}
+        for key, incident in read_topic(self.settings, INCIDENTS, Incident, committed=False):
+            known = incidents.get(key or b"")
+            if incident is None or known is None or incident.version >= known.version:
+                incidents[key or b""] = incident
+        return incidents
 
     def _succeeded(self, proposal_id: str) -> bool:
         return any(e.proposal_id == proposal_id and e.status.value == "succeeded"
@@ -357,20 +375,13 @@ class ChaosRun:
     def check(self) -> list[str]:
         """Every guarantee that did not hold, with the evidence (empty: all held)."""
         problems: list[str] = []
-        incidents: dict[bytes, Incident | None] = {}
-        for key, incident in read_topic(self.settings, INCIDENTS, Incident, committed=False):
-            known = incidents.get(key or b"")
-            if incident is None or known is None or incident.version >= known.version:
-                incidents[key or b""] = incident
+        incidents = self._incidents()
         decisions = [d for _, d in read_topic(self.settings, DECISIONS, Decision) if d is not None]
         executions = [e for _, e in read_topic(self.settings, EXECUTIONS, Execution) if e is not None]
         proposals = {p.id: p for _, p in read_topic(self.settings, PROPOSALS, Proposal) if p is not None}
         self.figures.records_checked.update({INCIDENTS: len(incidents), DECISIONS: len(decisions),
                                              EXECUTIONS: len(executions), PROPOSALS: len(proposals)})
-        sent = set()
-        for _, topic, _, value in schedule(load(DEFAULT_SCENARIO)):
-            if topic == RAW_ALERTS:
-                sent |= {alert["fingerprint"] for alert in json.loads(value)["alerts"]}
+        sent = sent_alerts()
         homes = Counter(alert.fingerprint for incident in incidents.values() if incident is not None
                         for alert in incident.alerts)
         for fingerprint in sorted(sent):
@@ -399,6 +410,15 @@ class ChaosRun:
                 if mono_start <= call.at <= mono_end and pid not in allowed_before:
                     problems.append(f"platform-ctl was called for {pid} while OPA was frozen")
         return problems
+
+
+def sent_alerts() -> set[str]:
+    """The fingerprints of every alert the scenario sends."""
+    sent: set[str] = set()
+    for _, topic, _, value in schedule(load(DEFAULT_SCENARIO)):
+        if topic == RAW_ALERTS:
+            sent |= {alert["fingerprint"] for alert in json.loads(value)["alerts"]}
+    return sent
 
 
 def opa_window_problems(decisions: list[Decision], window: tuple[float, float], opa_timeout_s: float) -> list[str]:
