@@ -198,6 +198,7 @@ class Decision(CanonicalRecord):
     trigger: str  # proposal, approval, expiry, retry, escalation, ...; demotion (written by `aiops trust run`)
     evaluated_at: datetime
     latency_ms: float
+    autonomy_grant: str | None = None  # allowed without approval: the promotion whose grant made it autonomous
 
     _utc = field_validator("evaluated_at")(classmethod(lambda cls, v: utc(v)))
 

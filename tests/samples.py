@@ -95,7 +95,7 @@ def decision() -> dict[str, Any]:
             "approvals_considered": [{"decision": "approve", "source": "cli", "approver": "alice",
                                       "counted": False, "reason": "token expired"}],
             "policy_revision": "2026-11-26.1", "trigger": "approval",
-            "evaluated_at": T0 + timedelta(minutes=5), "latency_ms": 3.2}
+            "evaluated_at": T0 + timedelta(minutes=5), "latency_ms": 3.2, "autonomy_grant": None}
 
 
 def execution() -> dict[str, Any]:

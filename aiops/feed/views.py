@@ -109,6 +109,7 @@ def decision_row(decision: Decision) -> Row:
         "trigger": decision.trigger,
         "evaluated_at": rfc3339(decision.evaluated_at),
         "latency_ms": _number(decision.latency_ms),
+        "autonomy_grant": decision.autonomy_grant,
     }
 
 

@@ -261,6 +261,7 @@ class ProposalGate:
             approvals_considered=considered, policy_revision=answer.policy_revision if answer else None,
             trigger=trigger, evaluated_at=from_ms(self.now_ms()),
             latency_ms=float(answer.latency_ms if answer else (latency_ms or 0.0)),
+            autonomy_grant=_autonomy_grant(answer) if allow else None,
         )
         decision_id = decision.id
         await self.outputs.send(state.partition, DECISIONS, state.proposal_id,
@@ -379,6 +380,12 @@ class ProposalGate:
         await self.runner.close()
         await self.policy.close()
         await self.keys.close()
+
+
+def _autonomy_grant(answer: PolicyAnswer | None) -> str | None:
+    """The trust ladder's grant OPA allowed this under without approval (policy/earned_autonomy.rego), if any."""
+    grant = answer.result.get("autonomy_grant") if answer else None
+    return grant if isinstance(grant, str) else None
 
 
 def _kid_of(token: str) -> str | None:

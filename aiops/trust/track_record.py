@@ -150,7 +150,7 @@ def track_records(proposals: list[Proposal], decisions: list[Decision], executio
         decision = allowing.get(pid)
         counted = [a for a in decision.approvals_considered if a.counted] if decision else []
         at = e.finished_at or e.started_at
-        if decision is not None and not counted:
+        if decision is not None and (decision.autonomy_grant or not counted):
             autonomous.add(pid)
             rec.autonomous_executions += int(proposal.risk_class.value != "read_only")
         else:

@@ -1,6 +1,7 @@
 """The record schemas grew (Alert: Grafana values and links; LogRecord and Span: resource, scope, events, links;
-Incident: placements and span exceptions). Old readers still read what the new writers write, new readers
-read what old writers wrote, both in the single-object encoding and through a schema registry."""
+Incident: placements and span exceptions; Decision: the trust ladder's autonomy grant). Old readers still read
+what the new writers write, new readers read what old writers wrote, both in the single-object encoding and
+through a schema registry."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests import samples
 from tests.registry_double import RegistryDouble
 
 SCHEMAS = SchemaSet.load(PROJECT_ROOT / "schemas")
-EVOLVED = ("Alert", "LogRecord", "Span", "Incident")
+EVOLVED = ("Alert", "LogRecord", "Span", "Incident", "Decision")
 MODELS = {"Alert": Alert, "LogRecord": LogRecord, "Span": Span}
 
 

@@ -117,7 +117,7 @@ async def test_promotion_autonomy_and_demotion(services, tmp_path, opa_binary):
             incident, autonomous = await incident_and_proposal(h)
             decision = await h.decision(autonomous["id"], "proposal")
             assert decision["allow"] is True, decision["reasons"]
-            assert decision["approvals_considered"] == []
+            assert decision["approvals_considered"] == [] and decision["autonomy_grant"] == promotion["id"]
             await h.execution(autonomous["id"], "succeeded")
 
             # 4. Its incident spreads and gets worse: harmful, and the action is demoted at once.
@@ -138,6 +138,7 @@ async def test_promotion_autonomy_and_demotion(services, tmp_path, opa_binary):
             again = await h.decision(gated["id"], "proposal")
             assert again["allow"] is False
             assert "state_changing action needs 1 approval, has 0" in again["reasons"]
+            assert again["autonomy_grant"] is None
             h.assert_not_executed(gated["id"])
             assert REGISTRY.get_sample_value("aiops_outcomes_total",
                                              {"action": "restart_deployment", "verdict": "harmful"}) >= 1
