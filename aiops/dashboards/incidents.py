@@ -60,6 +60,7 @@ def incidents_dashboard() -> dashboard.Dashboard:
             .column("outcome", "Decision")
             .column("reasons", "Reasons")
             .column("approvers", "Approvals counted")
+            .column("autonomy_grant", "Autonomy grant")
             .column("trigger", "Trigger")
             .column("policy_revision", "Policy revision")
             .column("latency_ms", "Latency (ms)", "number")
