@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops.core.catalog import ActionCatalog
+from aiops.core.catalog import ActionCatalog, ExecutorName
 from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
 from aiops.triage.errors import LlmRejected
@@ -30,6 +30,9 @@ from streams.output_records import Proposer
 log = logging.getLogger(__name__)
 NAME = "llm-reasoner"
 VERSION = "1"
+
+# Actions that change the policy itself (the trust ladder's promote_autonomy): never offered to the model.
+POLICY_EXECUTORS = {ExecutorName.opa_data}
 
 SYSTEM_PROMPT = """You are an SRE assistant triaging one incident on a microservice platform.
 Propose at most 3 actions, chosen ONLY from the action catalog below, with parameters that fit it.
@@ -83,7 +86,8 @@ def build_messages(ctx: TriageContext, catalog: ActionCatalog, caps: TelemetryCa
     """The chat messages: catalog and rules in the system message; the incident's telemetry only as fenced data."""
     catalog_json = json.dumps({name: {"risk_class": spec.risk_class.value, "description": spec.description,
                                       "parameters": {p: s.kind for p, s in spec.parameters.items()}}
-                               for name, spec in catalog.actions.items()}, sort_keys=True)
+                               for name, spec in catalog.actions.items() if spec.executor not in POLICY_EXECUTORS},
+                              sort_keys=True)
     # Only values this process chose stand outside the fence: the incident id it made, and where to act.
     user = (f"Incident {ctx.incident.id}. Act in environment {ctx.environment}, namespace {ctx.namespace}.\n"
             "Its telemetry and the documents retrieved for it, as JSON data:\n"
@@ -114,6 +118,8 @@ class LlmReasoner:
                 validated = self.catalog.validate(item.action, dict(item.parameters))
             except InvalidAction as exc:
                 raise LlmRejected(f"proposed {exc}") from None
+            if validated.executor in POLICY_EXECUTORS:
+                raise LlmRejected(f"proposed {item.action}, a policy change only the trust ladder proposes")
             if validated.target.service not in allowed_services:
                 raise LlmRejected(f"proposed {item.action} on {validated.target.service}, which is not a service "
                                   f"of this incident ({', '.join(sorted(allowed_services))})")

@@ -176,6 +176,9 @@ def test_good_answer_becomes_an_llm_proposal(llm):
     (json.dumps({"proposals": [{"action": "restart_deployment", "parameters": {
         "environment": "prod", "namespace": "shop", "deployment": "orders-api", "force": True}, "rationale": "x",
         "confidence": 0.9}]}), "unknown parameter"),
+    (json.dumps({"proposals": [{"action": "promote_autonomy", "parameters": {
+        "environment": "prod", "namespace": "shop", "subject_action": "restart_deployment", "evidence": "{}"},
+        "rationale": "x", "confidence": 0.9}]}), "only the trust ladder proposes"),
 ])
 def test_bad_answers_fall_back_to_the_runbook_reasoner_and_say_so(llm, content, why):
     outcome = reasoner_for(llm(lambda body: (200, completion(content), 0))).propose(ctx())
@@ -183,6 +186,11 @@ def test_bad_answers_fall_back_to_the_runbook_reasoner_and_say_so(llm, content, 
     assert outcome.proposer.kind == "reasoner" and why in (outcome.proposer.note or "")
     assert [d.action for d in outcome.drafts] == ["collect_diagnostics", "restart_deployment"]
     assert all(d.action in CATALOG for d in outcome.drafts)
+
+
+def test_the_model_is_never_offered_policy_changes():
+    system = build_messages(ctx(), CATALOG)[0]["content"]
+    assert "restart_deployment" in system and "promote_autonomy" not in system
 
 
 def test_timeout_falls_back_after_bounded_retries(llm):
