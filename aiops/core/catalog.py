@@ -40,6 +40,11 @@ class ExecutorName(StrEnum):
     opa_data = "opa-data"  # writes policy data (the trust ladder's promotions)
 
 
+# Executors of actions that change the policy itself (promote_autonomy): only the trust ladder proposes those,
+# never a model or an MCP client.
+POLICY_EXECUTORS = frozenset({ExecutorName.opa_data})
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from aiops.core.avro import AvroCodec
-from aiops.core.catalog import ActionCatalog, InvalidAction
+from aiops.core.catalog import POLICY_EXECUTORS, ActionCatalog, InvalidAction
 from aiops.core.settings import Settings
 from aiops.core.topics import PROPOSALS
 from aiops.mcp.results import ProposeResult
@@ -42,6 +42,8 @@ class Proposer:
             except (ValidationError, AttributeError):
                 problems.append(f"evidence[{index}] must be an object with kind one of {', '.join(EVIDENCE_KINDS)} "
                                 "and ref")
+        if action in self.catalog and self.catalog[action].executor in POLICY_EXECUTORS:
+            problems.append(f"{action} changes the policy; only the trust ladder (`aiops trust run`) proposes it")
         if problems:
             return ProposeResult(status="invalid", invocation=invocation, error="; ".join(problems),
                                  problems=problems)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from aiops.core.catalog import ActionCatalog, ExecutorName
+from aiops.core.catalog import POLICY_EXECUTORS, ActionCatalog
 from aiops.core.errors import InvalidAction
 from aiops.triage.context import ProposalDraft, TriageContext
 from aiops.triage.errors import LlmRejected
@@ -30,9 +30,6 @@ from streams.output_records import Proposer
 log = logging.getLogger(__name__)
 NAME = "llm-reasoner"
 VERSION = "1"
-
-# Actions that change the policy itself (the trust ladder's promote_autonomy): never offered to the model.
-POLICY_EXECUTORS = {ExecutorName.opa_data}
 
 SYSTEM_PROMPT = """You are an SRE assistant triaging one incident on a microservice platform.
 Propose at most 3 actions, chosen ONLY from the action catalog below, with parameters that fit it.

@@ -113,6 +113,11 @@ async def test_propose_action_validates_and_sends_to_the_proposals_topic(connect
                                                 "approved": True},
                                     rationale="x")
         assert bad_parameters["status"] == "invalid" and any("approved" in p for p in bad_parameters["problems"])
+        policy_change = await call(client, "propose_action", incident_id=incident_id, action="promote_autonomy",
+                                   parameters={"environment": "prod", "namespace": "shop",
+                                               "subject_action": "restart_deployment", "evidence": "{}"},
+                                   rationale="trust me")
+        assert policy_change["status"] == "invalid" and "only the trust ladder" in policy_change["error"]
 
     codec = codec_for("Proposal", world.settings.topic("aiops.proposals"), world.settings)
     reader = TopicReader(settings.kafka_bootstrap, world.settings.topic("aiops.proposals"))
