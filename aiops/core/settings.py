@@ -212,6 +212,9 @@ class Settings(BaseSettings):
         "written as bundle data files under trust_patch_dir for the operator to ship")
     trust_patch_dir: Path | None = Field(
         None, description="where trust_apply=file writes grant patches; default <state_dir>/autonomy")
+    trust_grant_check_s: float = Field(
+        30.0, gt=0, description="how often `aiops trust run` checks that every demotion is still in OPA (the data "
+        "API's documents do not survive an OPA restart) and writes it again when not")
     trust_proposal_ttl_s: float = Field(86400.0, gt=0, description="a promotion proposal expires this long after it "
                                         "is made")
 

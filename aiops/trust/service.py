@@ -47,6 +47,8 @@ class TrustService:
         self.seen_proposals: set[str] = set()
         self.outcome_ids: set[str] = set()
         self.reviewed: dict[Selector, tuple[str, str, bool]] = {}
+        self.demoted: list[TrackRecord] = []  # as of the last review
+        self.demotions_checked_at = 0.0
         self.retry_at: float | None = None  # a demotion that could not be written is tried again from then
         self.rules = LadderRules(settings)
         self.writer = GrantWriter(settings)
@@ -87,6 +89,8 @@ class TrustService:
                     retry_due = self.retry_at is not None and self.clock() >= self.retry_at
                     if batch or retry_due or not self.ready.is_set():
                         await self.review(producer)
+                    if self.clock() >= self.demotions_checked_at + self.settings.trust_grant_check_s:
+                        await self.keep_demotions()
                     self.ready.set()
         finally:
             await reader.stop()
@@ -123,6 +127,7 @@ class TrustService:
         self.retry_at = None
         a = self.audit
         records = track_records(a.proposals, a.decisions, a.executions, a.outcomes)
+        self.demoted = [r for r in records.values() if r.state == "demoted"]
         for state in ("gated", "autonomous", "demoted"):
             metrics.AUTONOMY_SELECTORS.labels(state).set(sum(r.state == state for r in records.values()))
         for selector, rec in sorted(records.items()):
@@ -144,6 +149,26 @@ class TrustService:
                 self._unanswered(selector, verdict)
                 if verdict.yes:
                     await self._demote(producer, rec, verdict.reasons)
+
+    async def keep_demotions(self) -> None:
+        """Every demotion on record is still in force where grants are written, or is written again.
+
+        Documents written through OPA's data API live in its memory: after an OPA restart, a demotion of a grant
+        the bundle ships would be gone and the action autonomous again. The Decision on aiops.decisions is the
+        record; this puts OPA back in line with it.
+        """
+        self.demotions_checked_at = self.clock()
+        for rec in self.demoted:
+            s = rec.selector
+            try:
+                grant = await self.writer.read(s.action, s.environment, s.namespace)
+                if isinstance(grant, dict) and grant.get("autonomous") is False:
+                    continue
+                reasons = rec.grant.demotion_reasons if rec.grant else []
+                await self.writer.write(s.action, s.environment, s.namespace, demoted_grant(rec, reasons))
+                log.warning("demotion of %s was not in force (grant: %r); written again", s.label(), grant)
+            except (AiopsError, OSError) as exc:
+                log.error("cannot check the demotion of %s: %s", s.label(), exc)
 
     def _unanswered(self, selector: Selector, verdict: Verdict) -> None:
         """Without OPA's answer, the selector is asked about again shortly."""

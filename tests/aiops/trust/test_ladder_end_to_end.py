@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import json
 import os
+import time
+import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +50,14 @@ async def send_incident(h: Harness, record: dict[str, Any]) -> None:
                                    h.codec("Incident", "aiops.incidents").encode(record), key=record["id"].encode())
 
 
+async def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s}s")
+        await asyncio.sleep(0.2)
+
+
 async def incident_and_proposal(h: Harness) -> tuple[dict[str, Any], dict[str, Any]]:
     """An open incident, then a restart proposed for it (the incident as it was is the outcome's baseline)."""
     pid = unique()
@@ -64,7 +75,7 @@ async def test_promotion_autonomy_and_demotion(services, tmp_path, opa_binary):
         approvers.update(key.policy_entry())
     async with running_harness(services, tmp_path, opa_binary, keys, approvers,
                                bundle_data={"autonomy": {"rule": RULE, "grants": {}}},
-                               trust_outcome_window_s=120.0) as h:
+                               trust_outcome_window_s=120.0, trust_grant_check_s=0.5) as h:
         trust = TrustService(h.settings)
         task = asyncio.create_task(trust.run())
         outcomes = await TopicReader(h.settings.kafka_bootstrap, h.settings.topic("aiops.outcomes"),
@@ -132,6 +143,13 @@ async def test_promotion_autonomy_and_demotion(services, tmp_path, opa_binary):
             assert demotion["proposal_id"] == promotion["id"] and demotion["allow"] is False
             assert any("1 harmful outcome(s) since the grant" in r for r in demotion["reasons"])
             assert h.opa.data("autonomy/grants/restart_deployment/prod/shop")["autonomous"] is False
+            # OPA loses what its data API was given (a restart): the demotion on record is written again.
+            request = urllib.request.Request(f"{h.opa.url}/v1/data/autonomy/grants/restart_deployment",
+                                             method="DELETE")
+            with urllib.request.urlopen(request, timeout=5) as deleted:  # noqa: S310 - loopback
+                assert deleted.status == 204
+            await wait_until(lambda: (h.opa.data("autonomy/grants/restart_deployment/prod/shop") or {}).get(
+                "autonomous") is False, 30, "the demotion written again")
 
             # 5. The one after that waits for approval again.
             _, gated = await incident_and_proposal(h)
