@@ -24,6 +24,7 @@ from aiops.memory import cli as memory
 from aiops.stack import cli as stack
 from connectors import cli as connectors
 from streams import cli as streams
+from streams.condense import cli as condense
 from streams.logtemplates import cli as logtemplates
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
@@ -32,6 +33,7 @@ SUBSYSTEMS = (
     core,  # config, topics
     stack,  # stack
     streams,  # worker
+    condense,  # condense
     logtemplates,  # logs
     connectors,  # connect
     gatekeeper,  # gatekeeper, approve, reject, keys, approvals
