@@ -50,6 +50,7 @@ def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, st
                "AIOPS_MEMORY_PORT": str(memory_port),
                "AIOPS_MEMORY_SERVICE_URL": f"http://127.0.0.1:{memory_port}", "AIOPS_CONDENSE_IN_WORKER": "false",
                "AIOPS_CANONICAL_LINES": "off",  # the line-rate mode, whose condensers run as processes here
+               "AIOPS_PRODUCER_LINGER_MS": "5",  # and its producer linger (README "Condensing")
                "AIOPS_WORKER_METRICS_PORT": "0", **(extra_env or {})}
         env.pop("AIOPS_MEMORY_URI", None)
         processes = Processes(workdir)
