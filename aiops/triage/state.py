@@ -51,6 +51,14 @@ class TriageState:
                     for p in proposals if p.id not in known)
         return replace(self, root=root, proposals=self.proposals + new)
 
+    def unsent(self, proposals: Sequence[Proposal]) -> list[Proposal]:
+        """The proposals not sent before. Ids are deterministic (incident, action, parameters), so a root cause
+        that changes and changes back yields the same ids again with a newer rationale; the gatekeeper decides
+        the first proposal under an id and dead-letters a different one ("ids are never reused"), and the
+        console marks the id ambiguous, so a proposal is sent once."""
+        known = {p["id"] for p in self.proposals}
+        return [p for p in proposals if p.id not in known]
+
     def wrote_back(self) -> TriageState:
         return replace(self, written_back=True)
 

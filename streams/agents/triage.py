@@ -44,7 +44,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
                 if await triager.write_back(snapshot, actions):
                     incident_to_triage[snapshot.id] = state.wrote_back().to_table()
             elif step is Step.propose:
-                proposals = await triager.propose(snapshot)
+                proposals = state.unsent(await triager.propose(snapshot))
                 for proposal in proposals:
                     value = proposal_codec.encode(proposal.to_avro())
                     await proposals_topic.send(key=proposal.id.encode(), value=value)

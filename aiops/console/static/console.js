@@ -59,13 +59,20 @@
   const byId = (selector, id) => document.querySelector(`${selector}[data-id="${CSS.escape(id)}"]`);
   const path = (...parts) => parts.map(encodeURIComponent).join("/");
 
+  // A row refreshed while the keyboard is on it keeps the focus, so `j`/`k`/Enter go on from the same place.
+  function replaceKeepingFocus(current, replacement) {
+    const focused = current.contains(document.activeElement);
+    current.replaceWith(replacement);
+    if (focused) (replacement.matches("[data-nav]") ? replacement : replacement.querySelector("[data-nav]"))?.focus();
+  }
+
   function refreshIncidentRow(id) {
     const row = byId("#incident-list > li", id);
     if (!row) return false;
     serial(`incident-row:${id}`, async () => {
       const content = await fragment(`/incidents/${path(id)}/row`);
       const current = byId("#incident-list > li", id);
-      if (current && content.firstElementChild) current.replaceWith(content.firstElementChild);
+      if (current && content.firstElementChild) replaceKeepingFocus(current, content.firstElementChild);
     });
     return true;
   }
@@ -87,7 +94,7 @@
       serial(`proposal-row:${proposalId}`, async () => {
         const content = await fragment(`/proposals/${path(proposalId)}/row`);
         const current = byId("#proposal-list > li", proposalId);
-        if (current && content.firstElementChild) current.replaceWith(content.firstElementChild);
+        if (current && content.firstElementChild) replaceKeepingFocus(current, content.firstElementChild);
       });
     }
   }

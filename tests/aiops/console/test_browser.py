@@ -173,7 +173,9 @@ def test_approve_in_the_browser_and_see_the_execution(demo: Demo, tmp_path: Path
         # Keyboard: j selects the first incident row, Enter opens it.
         driver.get(f"{demo.url}/")
         driver.execute_script(WATCH_LAYOUT_SHIFTS)
-        rows = [r.get_attribute("data-id") for r in driver.find_elements(By.CSS_SELECTOR, "#incident-list > li")]
+        # Read in one script: the page may re-render the list between a find and a read (a stale element).
+        rows = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#incident-list > li'), li => li.getAttribute('data-id'))")
         press(driver, "j")
         for _ in range(rows.index(incident_id)):
             press(driver, "j")
@@ -193,7 +195,8 @@ def test_approve_in_the_browser_and_see_the_execution(demo: Demo, tmp_path: Path
             return cards[0] if cards else None
 
         proposal_card = wait_until(restart_card, 240, "the restart_deployment proposal",
-                                   lambda: demo.output()[-3000:])
+                                   lambda: f"page: {driver.find_element(By.TAG_NAME, 'main').text[-2000:]}\n"
+                                           f"demo: {demo.output()[-3000:]}")
         proposal_id = proposal_card.get_attribute("data-proposal")
         page = driver.find_element(By.TAG_NAME, "main").text
         for shown in ("Likely root cause", "orders-db", "Ranked candidates", "PostgresConnectionsNearLimit",

@@ -36,6 +36,13 @@ def test_proposals_are_remembered_once_and_only_what_the_write_back_needs():
     assert state.root == "orders-api"
 
 
+def test_a_proposal_is_sent_once_even_when_the_root_cause_changes_and_changes_back():
+    state = TriageState().proposed("orders-db", [proposal("p1"), proposal("p2", "restart_deployment")])
+    again = [proposal("p2", "restart_deployment"), proposal("p3")]
+    assert [p.id for p in state.unsent(again)] == ["p3"]
+    assert TriageState().unsent(again) == again
+
+
 def test_a_resolved_incident_is_written_back_once_with_how_its_actions_ended():
     state = TriageState().proposed("orders-db", [proposal("p1"), proposal("p2", "restart_deployment")])
     assert state.next_step(snapshot("orders-db", "resolved")) is Step.write_back
