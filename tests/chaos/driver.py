@@ -171,6 +171,7 @@ class ChaosRun:
         self.broker_settings = broker_settings  # a private broker the run may restart
         self.rng = random.Random(seed)
         self.prefix = f"chaos-{uuid.uuid4().hex[:8]}."
+        self.sent = sent_alerts()  # read once: the settle loop asks every 2 s
         self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=1)
         self.figures = Figures()
         self.stopping = threading.Event()
@@ -355,7 +356,7 @@ class ChaosRun:
     def _every_alert_has_an_incident(self) -> bool:
         homes = Counter(alert.fingerprint for incident in self._incidents().values() if incident is not None
                         for alert in incident.alerts)
-        return all(homes[fingerprint] for fingerprint in sent_alerts())
+        return all(homes[fingerprint] for fingerprint in self.sent)
 
     def _incidents(self) -> dict[bytes, Incident | None]:
         """The latest version of each incident (uncommitted reads too: the worker's output is not transactional)."""
@@ -381,7 +382,7 @@ class ChaosRun:
         proposals = {p.id: p for _, p in read_topic(self.settings, PROPOSALS, Proposal) if p is not None}
         self.figures.records_checked.update({INCIDENTS: len(incidents), DECISIONS: len(decisions),
                                              EXECUTIONS: len(executions), PROPOSALS: len(proposals)})
-        sent = sent_alerts()
+        sent = self.sent
         homes = Counter(alert.fingerprint for incident in incidents.values() if incident is not None
                         for alert in incident.alerts)
         for fingerprint in sorted(sent):
