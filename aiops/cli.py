@@ -25,6 +25,7 @@ from aiops.stack import cli as stack
 from aiops.trust import cli as trust
 from connectors import cli as connectors
 from streams import cli as streams
+from streams.condense import cli as condense
 from streams.logtemplates import cli as logtemplates
 
 app = typer.Typer(help="AIOps on Kafka: agents that operate a platform from its own telemetry.",
@@ -33,6 +34,7 @@ SUBSYSTEMS = (
     core,  # config, topics
     stack,  # stack
     streams,  # worker
+    condense,  # condense
     logtemplates,  # logs
     connectors,  # connect
     gatekeeper,  # gatekeeper, approve, reject, keys, approvals

@@ -11,6 +11,7 @@ import faust
 from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.settings import Settings
+from streams import kafka_transport
 
 
 class AvroRecord(Protocol):
@@ -57,20 +58,24 @@ class StreamContext:
 DEAD_LETTER_HEADROOM = 65_536
 
 
-def broker_urls(bootstrap: str) -> list[str]:
-    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+def broker_urls(bootstrap: str, scheme: str = "kafka") -> list[str]:
+    return [f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
 def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
                **overrides: Any) -> faust.App:
     """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
     fetch_guard.install()  # an unreadable record batch must not block its partition (aiops/core/fetch_guard.py)
+    kafka_transport.register()
     config: dict[str, Any] = dict(
         broker=broker_urls(settings.kafka_bootstrap),
+        # read_committed: the condensed topics are written in transactions (streams/kafka_transport.py)
+        broker_consumer=broker_urls(settings.kafka_bootstrap, kafka_transport.SCHEME),
         store="memory://",
         topic_partitions=settings.default_partitions,
         topic_replication_factor=1,
         producer_acks=-1,
+        producer_linger_ms=settings.producer_linger_ms,
         # Dead letters carry an input message whole, headers on top: room for the largest one accepted.
         producer_max_request_size=max(1_000_000, settings.ingest_max_message_bytes + DEAD_LETTER_HEADROOM),
         consumer_auto_offset_reset="earliest",

@@ -40,4 +40,9 @@ def worker(
 
         install(faust_app)
         metrics.serve(port, settings.metrics_host)
-    faust.Worker(faust_app, loglevel=loglevel).execute_from_commandline()
+    faust_worker = faust.Worker(faust_app, loglevel=loglevel)
+    # Faust keeps a progress spinner at --loglevel warn and above, and to feed it sets the root logger to DEBUG:
+    # every debug call in Faust and aiokafka then builds a record. Without the spinner the level holds, and a
+    # quiet worker is not slower than a chatty one.
+    faust_worker.spinner = None
+    faust_worker.execute_from_commandline()

@@ -25,12 +25,9 @@ from aiops.core.fetch_guard import FetchFailure, fetch_failure
 from aiops.core.topics import SIGNALS
 from streams.app import StreamContext
 from streams.correlation.signals import Signal, encode_signal
+from streams.scopes import signal_key
 
 T = TypeVar("T")
-
-# One correlation scope: every signal has this key, so aiops.signals (one partition) is read in order by one
-# worker at a time (README "Scaling").
-SIGNAL_SCOPE = b"all"
 
 
 def raw_topic(app: faust.App, ctx: StreamContext, name: str, **options: Any) -> faust.TopicT:
@@ -81,13 +78,14 @@ class Input(Generic[T]):
 
 @dataclass(frozen=True)
 class SignalsTopic:
-    """aiops.signals, what the per-service stages tell the correlator: one partition, one key."""
+    """aiops.signals, what the per-service stages tell the correlator, keyed by correlation scope."""
 
     topic: faust.TopicT
 
     @classmethod
     def declare(cls, app: faust.App, ctx: StreamContext) -> SignalsTopic:
-        return cls(raw_topic(app, ctx, SIGNALS, partitions=1))
+        return cls(raw_topic(app, ctx, SIGNALS))
 
-    async def send(self, signal: Signal) -> None:
-        await self.topic.send(key=SIGNAL_SCOPE, value=encode_signal(signal))
+    async def send(self, signal: Signal, scope: str = "") -> None:
+        """Keyed by its correlation scope (streams/scopes.py): one scope's signals stay in order on one partition."""
+        await self.topic.send(key=signal_key(scope), value=encode_signal(signal))

@@ -36,17 +36,19 @@ AIOPS = str(Path(sys.executable).with_name("aiops"))
 class WorkerProcess:
     """A real `aiops worker` subprocess with its own topic prefix (so its own topics, group and changelogs)."""
 
-    def __init__(self, bootstrap: str, groups: list[str], log_dir: Path, env: dict[str, str] | None = None):
-        self.prefix = f"t-{uuid.uuid4().hex[:8]}."
+    def __init__(self, bootstrap: str, groups: list[str], log_dir: Path, env: dict[str, str] | None = None,
+                 prefix: str | None = None, partitions: int = 1, name: str = "worker"):
+        self.prefix = prefix or f"t-{uuid.uuid4().hex[:8]}."  # a second worker of the same group passes the first's
+        self.name = name
         self.env = {
             **os.environ,
             "AIOPS_KAFKA_BOOTSTRAP": bootstrap,
             "AIOPS_TOPIC_PREFIX": self.prefix,
-            "AIOPS_DEFAULT_PARTITIONS": "1",
+            "AIOPS_DEFAULT_PARTITIONS": str(partitions),
             "AIOPS_WORKER_METRICS_PORT": "0",  # several workers may run at once; a test that wants metrics sets one
             **(env or {}),
         }
-        self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=1)
+        self.settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=self.prefix, default_partitions=partitions)
         self.groups = groups
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -58,7 +60,7 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.log_dir / f"{self.name}-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         args = [AIOPS, "worker", "--loglevel", "warn"]
         for group in self.groups:
             args += ["--agent", group]
@@ -85,11 +87,14 @@ class WorkerProcess:
                 self.kill()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+        return "\n".join(p.read_text(errors="replace")[-4000:]
+                         for p in sorted(self.log_dir.glob(f"{self.name}-*.log")))
 
 
-# Low limits, so that "too large" inputs stay well below the broker's own message size limit.
-NORMALIZE_LIMITS = {"AIOPS_INGEST_MAX_MESSAGE_BYTES": "131072", "AIOPS_INGEST_MAX_FIELD_BYTES": "16384"}
+# Low limits, so that "too large" inputs stay well below the broker's own message size limit. The normalize
+# agents write every line and span to the canonical topics only with AIOPS_CANONICAL_LINES=all.
+NORMALIZE_LIMITS = {"AIOPS_INGEST_MAX_MESSAGE_BYTES": "131072", "AIOPS_INGEST_MAX_FIELD_BYTES": "16384",
+                    "AIOPS_CANONICAL_LINES": "all"}
 
 
 @pytest.fixture(scope="session")

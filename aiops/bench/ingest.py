@@ -22,6 +22,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from aiops.bench.errors import BenchError
+from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS, RAW_LOGS, create_topics
 
@@ -63,12 +64,7 @@ def produce(settings: Settings, topic: str, values: list[bytes]) -> float:
                          "enable.idempotence": True, "queue.buffering.max.messages": 1_000_000})
     started = time.perf_counter()
     for value in values:
-        while True:
-            try:
-                producer.produce(topic, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce_waiting(producer, topic, value)
         producer.poll(0)
     if producer.flush(120):
         raise BenchError(f"not every record was delivered to {topic}")
@@ -116,7 +112,8 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     baseline = (records - 1) / (last - first) if last > first else float(records)
 
     env = {**os.environ, "AIOPS_TOPIC_PREFIX": prefix, "AIOPS_DEFAULT_PARTITIONS": "1",
-           "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0"}
+           "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0",
+           "AIOPS_CANONICAL_LINES": "all"}  # the per-line normalize agents, which this measures
     log_path = (log_dir or bench.state_dir) / f"bench-{prefix.rstrip('.')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers for every client")
     topic_prefix: str = Field("", description="prepended to every topic name")
     default_partitions: int = Field(3, ge=1, description="partitions for topics created by `aiops topics create`")
+    producer_linger_ms: int = Field(
+        0, ge=0, description="how long the workers' producers wait to batch records into one request. 0 (the "
+        "default) sends each record at once: the per-line root-cause stages' evidence arrives in the order it "
+        "was made, and a linger changed it enough to rank the TrainTicket CPU-contention case differently; "
+        "set 5 for the line-rate mode, where one request per record was the largest cost of a Faust stage")
     schema_registry_url: str | None = Field(
         None, description="when set, Avro uses the Confluent wire format with this registry"
     )
@@ -153,8 +158,9 @@ class Settings(BaseSettings):
         "1.71.0", description="the collector's confmap provider modules released with otelcol_version")
 
     @field_validator(
-        "service_labels", "alert_severity_labels", "log_timestamp_fields", "log_message_fields", "log_level_fields",
-        "log_service_fields", "log_trace_id_fields", "log_span_id_fields", "log_code_location_fields",
+        "service_labels", "alert_severity_labels", "correlation_scope_labels", "log_timestamp_fields",
+        "log_message_fields", "log_level_fields", "log_service_fields", "log_trace_id_fields", "log_span_id_fields",
+        "log_code_location_fields",
         mode="before")
     @classmethod
     def _field_list(cls, value: Any) -> Any:
@@ -276,6 +282,32 @@ class Settings(BaseSettings):
     incident_snapshot_interval_s: float = Field(5.0, ge=0, description="at most one update per incident per interval")
     correlation_tick_s: float = Field(1.0, gt=0, description="how often time-based incident work runs")
     edge_flush_s: float = Field(1.0, gt=0, description="how often learned dependency edges are sent on")
+    span_slow_factor: float = Field(5.0, gt=1, description="a span this many times its operation's baseline is slow")
+    span_min_samples: int = Field(20, ge=1, description="spans per operation before slowness is judged")
+    correlation_scope_labels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="resource attributes or labels whose values form the correlation scope "
+        "(e.g. k8s.cluster.name,deployment.environment): signals are keyed by it, so scopes correlate apart and "
+        "spread over aiops.signals' partitions; empty: one scope")
+
+    # Condensing (streams/condense): log lines and spans counted per key and bucket before Faust sees them
+    condense_flush_s: float = Field(5.0, gt=0, description="how often a condensing process writes its counts and "
+                                    "commits (one Kafka transaction with the input offsets); each flush writes one "
+                                    "record per active key, so shorter means fresher evidence and more Faust events")
+    condense_max_batch: int = Field(50_000, ge=1, description="input messages a condensing process reads "
+                                    "before it flushes, whatever the time")
+    condense_instance_id: str | None = Field(
+        None, description="this condensing process's stable name (e.g. the pod name), part of its transactional "
+        "id: a restarted process with the same name aborts what its predecessor left open at once; unset: "
+        "host and pid, and a crashed process's open flush blocks read_committed readers until it times out (30 s)")
+    condense_in_worker: bool = Field(True, description="`aiops worker` runs the condensing loops in threads; "
+                                     "false when `aiops condense logs|spans` run as processes of their own")
+    canonical_lines: Literal["off", "all"] = Field(
+        "all", description="all (default): the normalize agents write every log line and span to aiops.logs / "
+        "aiops.spans, where root-cause analysis joins them per trace (mine_logs, profile_traces: per-operation "
+        "latency, own time, wire time, own errors and log patterns); the condensers do not run in the worker. "
+        "off: line-rate mode: the condensers count lines and spans straight from the raw inputs and Faust reads "
+        "only their aggregates (template rates, operation errors and slowness, edges); nothing is written per "
+        "line, so the per-trace root-cause detectors get no input (README \"Condensing\")")
 
     # Root-cause analysis: anomalies from spans, log patterns and metrics (streams/anomaly, streams/metrics)
     rca_bucket_s: int = Field(10, ge=1, description="event-time bucket of span statistics")

@@ -41,6 +41,9 @@ DECISIONS = "aiops.decisions"
 EXECUTIONS = "aiops.executions"
 GATEKEEPER_LEDGER = "aiops.gatekeeper.ledger"
 OUTCOMES = "aiops.outcomes"
+LOGS_CONDENSED = "aiops.logs.condensed"
+SPANS_CONDENSED = "aiops.spans.condensed"
+CONDENSE_STATE = "aiops.condense.state"
 
 
 def _dead_letters(topic: str) -> TopicSpec:
@@ -62,13 +65,23 @@ INPUTS = (
 
 OUTPUTS = (
     TopicSpec(ALERTS, key="service", value="Alert (Avro), normalised"),
-    TopicSpec(LOGS, key="service", value="LogRecord (Avro), normalised"),
-    TopicSpec(SPANS, key="trace id", value="Span (Avro), normalised"),
+    TopicSpec(LOGS, key="service", value="LogRecord (Avro), normalised; per line, with AIOPS_CANONICAL_LINES=all "
+              "(the default: root-cause analysis joins lines to their traces)"),
+    TopicSpec(SPANS, key="trace id", value="Span (Avro), normalised; per span, with AIOPS_CANONICAL_LINES=all "
+              "(the default: root-cause analysis reads whole traces)"),
     TopicSpec(METRICS, key="service", value="MetricPoint (Avro), normalised"),
     TopicSpec(LOG_EVENTS, key="trace id", value="JSON log event (internal: a mined line's event type, trace and span)"),
     TopicSpec(SPAN_STATS, key="service", value="JSON span statistics (internal: one service, one event-time bucket)"),
-    TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)",
-              partitions=1),
+    TopicSpec(LOGS_CONDENSED, key="service",
+              value="JSON LogTemplateCount: lines per scope, service, template and bucket (internal, transactional; "
+              "AIOPS_CANONICAL_LINES=off)"),
+    TopicSpec(SPANS_CONDENSED, key="service", value="JSON OperationStats and CallEdge: spans per scope, "
+              "service, operation, peer, side and bucket, with a latency sketch (internal, transactional; "
+              "AIOPS_CANONICAL_LINES=off)"),
+    # Internal: the log condenser's template miners, one record per service, saved with each flush.
+    TopicSpec(CONDENSE_STATE, key="service", value="drain3 miner snapshot (zlib JSON, internal)",
+              cleanup_policy="compact", partitions=1),
+    TopicSpec(SIGNALS, key="correlation scope", value="JSON signal (internal: alerts, log and span evidence)"),
     TopicSpec(INCIDENTS, key="incident id", value="Incident snapshot (Avro)", cleanup_policy="compact"),
     TopicSpec(PROPOSALS, key="proposal id", value="Proposal (Avro)"),
     TopicSpec(DECISIONS, key="proposal id", value="Decision (Avro)"),
@@ -83,6 +96,7 @@ OUTPUTS = (
 # correlation stages read, the signals, the incidents and executions triage reads, the proposals the
 # gatekeeper reads.
 _CONSUMED_OUTPUTS = tuple(by_name_in(OUTPUTS, n) for n in (ALERTS, LOGS, SPANS, METRICS, LOG_EVENTS, SPAN_STATS,
+                                                           LOGS_CONDENSED, SPANS_CONDENSED,
                                                            SIGNALS, INCIDENTS, PROPOSALS, EXECUTIONS))
 DEAD_LETTERS = tuple(_dead_letters(t.name) for t in INPUTS + _CONSUMED_OUTPUTS)
 

@@ -75,6 +75,22 @@ class AuditTrail:
         return next((d for d in reversed(self.decisions) if d.proposal_id == proposal_id), None)
 
 
+def start_memory(processes: Processes, env: dict[str, str], settings: Settings) -> int:
+    """Start the memory service and index the handbook into it; how many documents were indexed."""
+    from aiops.memory.client import MemoryClient
+    from aiops.memory.documents import load_handbook
+
+    processes.start("memory", ["memory", "serve"], env)
+    with MemoryClient(env["AIOPS_MEMORY_SERVICE_URL"]) as memory:
+        deadline = time.monotonic() + 60
+        while not memory.is_up():
+            processes.check()
+            if time.monotonic() > deadline:
+                raise DemoError("the memory service did not come up within 60 s")
+            time.sleep(0.2)
+        return memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
+
+
 class OutputReader:
     """Reads the demo's output topics from the beginning into the audit trail (a background thread)."""
 
@@ -175,8 +191,6 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
     from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
     from aiops.gatekeeper.approvals import approval_record, produce_approval
     from aiops.gatekeeper.keys import KeyStore
-    from aiops.memory.client import MemoryClient
-    from aiops.memory.documents import load_handbook
     from aiops.stack import components
 
     run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -216,15 +230,7 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
                "AIOPS_WEBHOOK_URL": f"{platform.url}/hooks/actions", "AIOPS_INCIDENT_SNAPSHOT_INTERVAL_S": "1",
                "AIOPS_INCIDENT_QUIET_PERIOD_S": "5"}
         env.pop("AIOPS_MEMORY_URI", None)
-        processes.start("memory", ["memory", "serve"], env)
-        with MemoryClient(env["AIOPS_MEMORY_SERVICE_URL"]) as memory:
-            deadline = time.monotonic() + 60
-            while not memory.is_up():
-                processes.check()
-                if time.monotonic() > deadline:
-                    raise DemoError("the memory service did not come up within 60 s")
-                time.sleep(0.2)
-            indexed = memory.upsert([doc.to_record() for doc in load_handbook(settings.handbook_dir)])
+        indexed = start_memory(processes, env, settings)
         say(f"institutional memory: {indexed} handbook documents indexed (Milvus Lite, BM25)")
         processes.start("worker", ["worker", "-a", "normalize", "-a", "correlate", "-a", "triage",
                                    "--loglevel", "warn"], env)

@@ -9,9 +9,13 @@ from types import ModuleType
 AGENTS: dict[str, tuple[str, ...]] = {
     "normalize": ("streams.agents.normalize_alerts", "streams.agents.normalize_logs", "streams.agents.normalize_spans",
                   "streams.agents.normalize_metrics"),
-    "correlate": ("streams.agents.forward_alerts", "streams.agents.profile_traces", "streams.agents.mine_logs",
-                  "streams.agents.detect_span_anomalies", "streams.agents.detect_metric_anomalies",
-                  "streams.agents.correlate"),
+    # Each agent of the correlate group registers only in the mode it belongs to (AIOPS_CANONICAL_LINES):
+    # per line (all, the default): mine_logs, profile_traces and the span detector, which join lines to traces;
+    # line rate (off): the condensers and the two agents that read their aggregates.
+    "correlate": ("streams.agents.run_condensers", "streams.agents.forward_alerts", "streams.agents.profile_traces",
+                  "streams.agents.mine_logs", "streams.agents.detect_span_anomalies",
+                  "streams.agents.detect_metric_anomalies", "streams.agents.profile_operations",
+                  "streams.agents.rate_log_templates", "streams.agents.correlate"),
     "triage": ("streams.agents.triage",),
 }
 

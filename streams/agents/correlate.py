@@ -9,6 +9,7 @@ import time
 import faust
 
 from aiops.core import metrics
+from aiops.core.deadletter import ConsumedMessage
 from aiops.core.errors import SerializationError
 from aiops.core.topics import INCIDENTS, SIGNALS
 from aiops.memory.client import OnDemandMemoryClient
@@ -18,9 +19,10 @@ from streams.app import StreamContext
 from streams.correlation.engine import CorrelationConfig, Correlator, Tables
 from streams.correlation.errors import LateEventError
 from streams.correlation.outputs import Rejected, Snapshot, Tombstone
-from streams.correlation.signals import Signal, TickSignal, decode_signal
+from streams.correlation.signals import Signal, TickSignal, decode_signal, encode_signal
 from streams.output_records import Incident
-from streams.topics import Input, SignalsTopic, raw_topic
+from streams.scopes import home_partition, scope_of_key, scoped, scopes_in
+from streams.topics import Input, raw_topic
 
 
 def signal_of(value: bytes | None) -> Signal:
@@ -30,15 +32,16 @@ def signal_of(value: bytes | None) -> Signal:
 
 
 def register(app: faust.App, ctx: StreamContext) -> None:
-    signals = Input.declare(app, ctx, SIGNALS, signal_of, partitions=1)
-    ticks = SignalsTopic(signals.topic)
+    signals = Input.declare(app, ctx, SIGNALS, signal_of)
+    partitions = ctx.settings.default_partitions  # aiops.signals and the tables, co-partitioned
     incidents_topic = raw_topic(app, ctx, INCIDENTS)
     codec = ctx.codec("Incident", INCIDENTS)
+    config = CorrelationConfig.from_settings(ctx.settings)
 
     def table(name: str) -> faust.types.TableT:
-        return app.Table(name, partitions=1)  # JSON keys and values by default
+        return app.Table(name, partitions=partitions)  # JSON keys and values by default
 
-    correlator = Correlator(CorrelationConfig.from_settings(ctx.settings), Tables(
+    tables = Tables(
         incidents=table("incident_id_to_state"),
         fingerprint_to_incident=table("fingerprint_to_incident"),
         trace_to_incident=table("trace_to_incident"),
@@ -46,7 +49,23 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         service_to_recent_evidence=table("service_to_recent_evidence"),
         counters=table("counter_to_value"),
         service_to_anomalies=table("service_to_anomalies"),
-    ))
+    )
+    correlators: dict[str, Correlator] = {}  # one per correlation scope, each over its part of the tables
+
+    def correlator_for(scope: str) -> Correlator:
+        if scope not in correlators:
+            correlators[scope] = Correlator(config, Tables(**{
+                name: scoped(getattr(tables, name), scope) for name in tables.__dataclass_fields__}))
+        return correlators[scope]
+
+    def scopes_for(message: ConsumedMessage, signal: Signal) -> list[str]:
+        """A signal belongs to the scope of its key; a tick, to every scope whose home is its partition (so
+        a scope's state changes only while its own partition is processed, as the changelogs need)."""
+        if not isinstance(signal, TickSignal):
+            return [scope_of_key(message.key)]
+        known = scopes_in(tables.incidents) | set(correlators)
+        return sorted(s for s in known if home_partition(s, partitions) == message.partition)
+
     memory = OnDemandMemoryClient(ctx.settings)
     similar = SimilarIncidents(lambda incident: asimilar_for_incident(incident, memory()),
                                ctx.settings.memory_timeout_s)
@@ -54,7 +73,9 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     @app.agent(signals.topic, name="correlate_signals")
     async def correlate_signals(stream: faust.StreamT) -> None:
         async for message, signal in signals.decoded(stream):
-            for output in correlator.handle(signal, time.time()):
+            outputs = [out for scope in scopes_for(message, signal)
+                       for out in correlator_for(scope).handle(signal, time.time())]
+            for output in outputs:
                 if isinstance(output, Snapshot):
                     incident = Incident.from_avro(
                         {**output.record, "similar_incidents": await similar.for_snapshot(output.record)})
@@ -68,8 +89,12 @@ def register(app: faust.App, ctx: StreamContext) -> None:
                         metrics.LATE_EVENTS.inc()
                     await signals.reject(message, output.error)
             if isinstance(signal, TickSignal):  # counting scans every incident: once per tick, not per signal
-                metrics.INCIDENTS_OPEN.set(correlator.open_count())
+                metrics.INCIDENTS_OPEN.set(sum(1 for raw in tables.incidents.values()
+                                               if raw.get("status") != "resolved"))
 
     @app.timer(interval=ctx.settings.correlation_tick_s, name="send_correlation_tick")
     async def send_correlation_tick() -> None:
-        await ticks.send(TickSignal(now=time.time()))
+        # One tick to every partition: each runs the time-based work of the scopes that live there.
+        tick = encode_signal(TickSignal(now=time.time()))
+        for partition in range(partitions):
+            await signals.topic.send(key=b"tick", value=tick, partition=partition)

@@ -19,6 +19,8 @@ from streams.topics import Input, SignalsTopic, raw_topic
 
 
 def register(app: faust.App, ctx: StreamContext) -> None:
+    if ctx.settings.canonical_lines == "off":  # at line rate, the log condenser and rate_log_templates instead
+        return
     logs = Input.declare(app, ctx, LOGS, ctx.decoder(LogRecord, LOGS))
     signals = SignalsTopic.declare(app, ctx)
     events_topic = raw_topic(app, ctx, LOG_EVENTS)

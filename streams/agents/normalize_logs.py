@@ -13,6 +13,8 @@ from streams.ingest.otlp import decode_logs
 
 def register(app: faust.App, ctx: StreamContext) -> None:
     settings = ctx.settings
+    if settings.canonical_lines == "off":  # the condensers read the raw inputs themselves
+        return
     add_normalizer(app, ctx, Normalizer(
         name="normalize_log_lines", source=RAW_LOGS, sink=LOGS, record="LogRecord",
         decode=lambda value: [decode_log_line(value, settings)], key=lambda record: record.service,

@@ -12,6 +12,8 @@ from streams.ingest.otlp import decode_spans
 
 def register(app: faust.App, ctx: StreamContext) -> None:
     settings = ctx.settings
+    if settings.canonical_lines == "off":  # the condensers read the raw inputs themselves
+        return
     add_normalizer(app, ctx, Normalizer(
         name="normalize_spans", source=OTLP_SPANS, sink=SPANS, record="Span",
         decode=lambda value: decode_spans(value, settings), key=lambda span: span.trace_id,

@@ -25,6 +25,8 @@ POLL_INTERVAL_S = 0.5
 
 
 def register(app: faust.App, ctx: StreamContext) -> None:
+    if ctx.settings.canonical_lines == "off":  # at line rate, the span condenser and profile_operations instead
+        return
     settings = ctx.settings
     spans = Input.declare(app, ctx, SPANS, ctx.decoder(Span, SPANS))
     log_events = Input.declare(app, ctx, LOG_EVENTS, lambda value: LogEvent.model_validate_json(value or b""))

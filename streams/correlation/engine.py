@@ -88,6 +88,12 @@ class Correlator:
         self.t = tables
         self.book = AnomalyBook(tables.service_to_anomalies, config.anomalies)
         self.clock = EventClock(tables.counters, config.allowed_lateness_s)
+        # The open-incident index: incident id → (the table's value, its parsed state). Validating every open
+        # incident on every signal was a quarter of correlating; an entry is re-parsed only when the table
+        # holds another value for it (saved since, or recovered from the changelog). The parsed states are
+        # handed out as they are: every path that changes one saves it; `_merge` and a failed `handle` drop
+        # entries that might have changed without being saved.
+        self._parsed: dict[str, tuple[Any, IncidentState]] = {}
 
     # --- table access -----------------------------------------------------------------------------
     def _load(self, incident_id: str) -> IncidentState | None:
@@ -95,11 +101,22 @@ class Correlator:
         return IncidentState.model_validate(raw) if raw is not None else None
 
     def _save(self, incident: IncidentState) -> None:
-        self.t.incidents[incident.id] = incident.model_dump(mode="json")
+        raw = incident.model_dump(mode="json")
+        self.t.incidents[incident.id] = raw
+        self._parsed[incident.id] = (raw, incident)
 
     def _open_incidents(self) -> list[IncidentState]:
-        found = [IncidentState.model_validate(raw) for raw in list(self.t.incidents.values())]
-        return sorted((i for i in found if i.status != "resolved"), key=lambda i: (i.window_start, i.id))
+        found = []
+        for incident_id, raw in list(self.t.incidents.items()):
+            if raw.get("status") == "resolved":
+                continue
+            cached = self._parsed.get(incident_id)
+            if cached is None or cached[0] is not raw:
+                cached = self._parsed[incident_id] = (raw, IncidentState.model_validate(raw))
+            found.append(cached[1])
+        if len(self._parsed) > 2 * len(found) + 100:  # merged, resolved or forgotten ones
+            self._parsed = {k: v for k, v in self._parsed.items() if k in self.t.incidents}
+        return sorted(found, key=lambda i: (i.window_start, i.id))
 
     def open_count(self) -> int:
         return sum(1 for raw in self.t.incidents.values() if raw.get("status") != "resolved")
@@ -117,6 +134,13 @@ class Correlator:
     # --- entry point ------------------------------------------------------------------------------
     def handle(self, signal: Any, wall_now: float) -> list[Output]:
         """One signal at wall time `wall_now`; every rule inside runs on the event-time clock."""
+        try:
+            return self._handle(signal, wall_now)
+        except Exception:
+            self._parsed.clear()  # a state may have changed half-way without being saved
+            raise
+
+    def _handle(self, signal: Any, wall_now: float) -> list[Output]:
         self.clock.advance_wall(wall_now)
         if isinstance(signal, TickSignal):
             return self.tick(self.clock.now())
@@ -202,6 +226,7 @@ class Correlator:
         return self._maybe_emit(incident, now)
 
     def _merge(self, survivor: IncidentState, other: IncidentState) -> list[Output]:
+        self._parsed.pop(survivor.id, None)  # changed here, saved by the caller (re-parsed if it is not)
         survivor.absorb(other)
         for fingerprint in other.alerts:
             self.t.fingerprint_to_incident[fingerprint] = survivor.id
@@ -348,11 +373,11 @@ class Correlator:
         outputs: list[Output] = []
         self.book.expire(now)
         for raw in list(self.t.incidents.values()):
-            incident = IncidentState.model_validate(raw)
-            if incident.status == "resolved":
-                if incident.resolved_at and now - incident.resolved_at > self.config.resolved_retention_s:
-                    self._forget(incident)
-                continue
+            if raw.get("status") == "resolved":
+                resolved_at = raw.get("resolved_at")
+                if resolved_at and now - resolved_at > self.config.resolved_retention_s:
+                    self._forget(IncidentState.model_validate(raw))
+        for incident in self._open_incidents():
             if not incident.firing and now - incident.last_activity >= self.config.quiet_period_s:
                 incident.status = "resolved"
                 incident.resolved_at = now

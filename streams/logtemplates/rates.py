@@ -154,8 +154,8 @@ class TemplateRates:
         return template_id in self._templates
 
     def observe(self, template_id: str, event_time: datetime | float, level: Severity | str,
-                example_line: str = "", *, template: str | None = None) -> None:
-        """Count one occurrence of a template.
+                example_line: str = "", *, template: str | None = None, count: int = 1) -> None:
+        """Count occurrences of a template (one, or `count` condensed into one record).
 
         Args:
             template_id: the miner's id for the template.
@@ -163,6 +163,7 @@ class TemplateRates:
             level: its severity (a Severity, or any level word `severity_from_text` knows).
             example_line: the original line; the latest max_examples distinct lines in the window are kept.
             template: the template's current text, shown in evidence.
+            count: how many lines this stands for (all at `event_time`, the worst of them at `level`).
         """
         cfg = self.config
         t = _epoch(event_time)
@@ -177,12 +178,12 @@ class TemplateRates:
             state = self._templates[template_id] = _TemplateState(template or "", t, bucket)
         elif template:
             state.template = template
-        state.total += 1
+        state.total += count
         state.first_seen = min(state.first_seen, t)
         state.last_seen = max(state.last_seen, t)
         if bucket >= state.folded_until:  # older buckets are in the baseline already: too late to count
             counted = state.buckets.setdefault(bucket, [0, 0])
-            counted[0] += 1
+            counted[0] += count
             counted[1] = max(counted[1], _RANK[_severity(level)])
         _fold(state, window_start, cfg)
         if example_line and t >= window_start and cfg.max_examples:

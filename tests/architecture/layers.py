@@ -23,7 +23,9 @@ LAYERS: list[tuple[str, int]] = [
     (r"^aiops\.core(\.|$)", 0),  # settings, errors, paths, topics, Avro, catalog, metrics
     (r"^aiops\.stack(\.|$)", 1),  # the local stack
     (r"^aiops\.(memory|triage)(\.|$)", 1),  # domain libraries over core
-    (r"^streams\.(ingest|logtemplates|correlation|anomaly|metrics|records|output_records)(\.|$)", 1),  # pure cores
+    # pure cores, records
+    (r"^streams\.(ingest|logtemplates|correlation|anomaly|metrics|records|output_records|scopes)(\.|$)", 1),
+    (r"^streams\.condense(\.|$)", 2),  # condensing: pure cores over ingest and logtemplates, and its Kafka loop
     (r"^aiops\.(feed|dashboards)(\.|$)", 1),
     (r"^connectors\.executors(\.|$)", 2),  # what the gatekeeper calls
     (r"^connectors\.approvals_http$", 4),  # approval ingress: verifies tokens with the gatekeeper's code
