@@ -150,6 +150,8 @@ def e2e(
     table.add_row("baseline: idle", f"{result.idle_p50_ms}", f"{result.idle_p99_ms}")
     table.add_row(f"under {result.load_lines_per_s:,.0f} lines/s and {result.load_spans_per_s:,.0f} spans/s",
                   f"{result.alert_to_proposal_p50_ms}", f"{result.alert_to_proposal_p99_ms}")
+    for hop, values in (result.hops_under_load or {}).items():  # where the time goes, stage by stage
+        table.add_row(f"  of which {hop}", f"{values['p50_ms']}", f"{values['p99_ms']}")
     console.print(table)
     console.print(f"p99 under load / idle = [bold]{result.ratio:.2f}x[/]")
 

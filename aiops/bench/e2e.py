@@ -9,7 +9,6 @@ proposal for that incident (the incident id is the correlator's deterministic on
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ import httpx
 from confluent_kafka import Consumer
 
 from aiops.bench.errors import BenchError
+from aiops.bench.hops import Sent, breakdown, percentile
 from aiops.bench.stack import BackgroundLoad, Stack, pipeline
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
@@ -38,6 +38,7 @@ class E2eResult:
     alert_to_proposal_p99_ms: float
     load_lines_per_s: float
     load_spans_per_s: float
+    hops_under_load: dict[str, dict[str, float]] | None = None  # per stage p50/p99 (aiops/bench/hops.py)
 
     @property
     def ratio(self) -> float:
@@ -75,7 +76,7 @@ class ProposalWatcher:
 
 
 def _post_alerts(stack: Stack, watcher: ProposalWatcher, count: int, tag: str, interval_s: float,
-                 timeout_s: float) -> list[float]:
+                 timeout_s: float, sent: list[Sent] | None = None) -> list[float]:
     posted: dict[str, float] = {}
     with httpx.Client(timeout=10) as client:
         for i in range(count):
@@ -92,6 +93,8 @@ def _post_alerts(stack: Stack, watcher: ProposalWatcher, count: int, tag: str, i
                        "commonLabels": alert["labels"], "commonAnnotations": {}, "externalURL": "http://am",
                        "version": "4", "groupKey": f"{{}}:{{alertname=\"{service}\"}}", "truncatedAlerts": 0}
             posted[incident_id] = time.perf_counter()
+            if sent is not None:
+                sent.append(Sent(fingerprint, incident_id, time.time() * 1000))
             response = client.post(f"{stack.bridge_url}/webhook", json=payload)
             if response.status_code != 200:
                 raise BenchError(f"the bridge answered {response.status_code}: {response.text[:200]}")
@@ -104,30 +107,27 @@ def _post_alerts(stack: Stack, watcher: ProposalWatcher, count: int, tag: str, i
     return [(watcher.first_seen[i] - at) * 1000 for i, at in posted.items() if i in watcher.first_seen]
 
 
-def _p(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return round(values[0], 1) if values else 0.0
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 1)
-
-
 def run(settings: Settings, alerts: int = 30, lines_per_s: int = 10_000, spans_per_s: int = 2_000,
         warmup_s: float = 15.0, interval_s: float = 1.0, timeout_s: float = 60.0,
         extra_env: dict[str, str] | None = None) -> E2eResult:
     with pipeline(settings, extra_env=extra_env) as stack:
         watcher = ProposalWatcher(stack.settings)
+        sent: list[Sent] = []
         try:
             # The first incident also pays for start-up (Faust's join, the first retrieval): not timed.
             _post_alerts(stack, watcher, 1, "w", 0.0, 120.0)
             idle = _post_alerts(stack, watcher, max(5, alerts // 3), "i", interval_s, timeout_s)
             with BackgroundLoad(stack.settings, lines_per_s, spans_per_s) as load:
                 time.sleep(warmup_s)
-                loaded = _post_alerts(stack, watcher, alerts, "l", interval_s, timeout_s)
+                loaded = _post_alerts(stack, watcher, alerts, "l", interval_s, timeout_s, sent)
                 lines, spans = load.achieved
         finally:
             watcher.close()
+        hops = breakdown(stack.settings, sent)
     if not loaded:
         raise BenchError("no proposal arrived for any alert under load")
-    return E2eResult(alerts=alerts + len(idle), proposals=len(loaded) + len(idle), idle_p50_ms=_p(idle, 0.5),
-                     idle_p99_ms=_p(idle, 0.99), alert_to_proposal_p50_ms=_p(loaded, 0.5),
-                     alert_to_proposal_p99_ms=_p(loaded, 0.99), load_lines_per_s=round(lines, 1),
-                     load_spans_per_s=round(spans, 1))
+    return E2eResult(alerts=alerts + len(idle), proposals=len(loaded) + len(idle),
+                     idle_p50_ms=percentile(idle, 0.5), idle_p99_ms=percentile(idle, 0.99),
+                     alert_to_proposal_p50_ms=percentile(loaded, 0.5),
+                     alert_to_proposal_p99_ms=percentile(loaded, 0.99), load_lines_per_s=round(lines, 1),
+                     load_spans_per_s=round(spans, 1), hops_under_load=hops)
