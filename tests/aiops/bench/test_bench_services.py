@@ -45,6 +45,10 @@ def test_bench_e2e_sees_a_proposal_for_every_alert(services, tmp_path):
     assert numbers["proposals"] == numbers["alerts"] == 8  # 3 under load, 5 idle
     assert 0 < numbers["alert_to_proposal_p50_ms"] <= numbers["alert_to_proposal_p99_ms"]
     assert numbers["load_lines_per_s"] > 300
+    hops = numbers["hops_under_load"]  # every alert's way through the stages, from the records' create times
+    assert list(hops) == ["bridge", "normalize", "forward", "correlate", "triage"]
+    assert all(0 <= h["p50_ms"] <= h["p99_ms"] for h in hops.values())
+    assert hops["correlate"]["p50_ms"] > 0 and hops["triage"]["p50_ms"] > 0  # each writes a record of its own
 
 
 @pytest.mark.slow
