@@ -27,8 +27,8 @@ def produce_compressed(bootstrap: str, topic: str, values: list[bytes], codec: s
     """Produce with librdkafka's codec, batched the way the Collector's exporter batches (one batch per flush)."""
     producer = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 200 if batch else 0,
                          "batch.num.messages": 10_000, "acks": "all"})
-    for value in values:
-        producer.produce(topic, value=value)
+    for value in values:  # one partition: the order read back is the order written
+        producer.produce(topic, value=value, partition=0)
     assert producer.flush(30) == 0
 
 
