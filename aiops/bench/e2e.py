@@ -63,11 +63,12 @@ class ProposalWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for message in self.consumer.consume(100, timeout=0.05):
-                if message.error() is None and message.value() is not None:
-                    seen = time.perf_counter()
-                    incident_id = self.codec.decode(message.value())["incident_id"]
-                    self.first_seen.setdefault(incident_id, seen)
+            # poll, not consume(n): consume waits for n records or its timeout, which would add to every reading
+            message = self.consumer.poll(0.05)
+            if message is not None and message.error() is None and message.value() is not None:
+                seen = time.perf_counter()
+                incident_id = self.codec.decode(message.value())["incident_id"]
+                self.first_seen.setdefault(incident_id, seen)
 
     def close(self) -> None:
         self._stop.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from aiops.memory.store import Hit
 
 PAST_KINDS = ("incident", "postmortem")
 RUNBOOK_KINDS = ("runbook",)
+SNAPSHOT_TOP_K = 5  # past incidents and postmortems an incident snapshot carries (`similar_incidents`)
 MAX_QUERY_CHARS = 8_000
 # Drain masks (<NUM>, <DURATION>, <*>...) stand for values, not words: they would match any text that
 # happens to contain "num" or "duration".
@@ -85,11 +87,16 @@ def similar_for_incident(incident: Mapping[str, Any], client: MemorySearch, top_
     return _similar(past, own_id, top_k) + _similar(books, own_id, runbooks)
 
 
-async def asimilar_for_incident(incident: Mapping[str, Any], client: AsyncMemoryClient, top_k: int = 5,
-                                runbooks: int = 2) -> list[dict[str, Any]]:
-    """similar_for_incident for a Faust agent: the same answer through the non-blocking client."""
+async def asimilar_for_incident(incident: Mapping[str, Any], client: AsyncMemoryClient,
+                                top_k: int = SNAPSHOT_TOP_K, runbooks: int = 2) -> list[dict[str, Any]]:
+    """similar_for_incident for a Faust agent: the same answer through the non-blocking client, both searches
+    at once (they sit on the alert-to-proposal path)."""
     query = incident_query(incident)
     own_id = incident.get("id")
-    past = await client.search(query, top_k + 1, kinds=PAST_KINDS) if top_k > 0 else []
-    books = await client.search(query, runbooks, kinds=RUNBOOK_KINDS) if runbooks > 0 else []
+
+    async def search(count: int, kinds: Sequence[str]) -> list[Hit]:
+        return await client.search(query, count, kinds=kinds) if count > 0 else []
+
+    past, books = await asyncio.gather(search(top_k + 1 if top_k > 0 else 0, PAST_KINDS),
+                                       search(runbooks, RUNBOOK_KINDS))
     return _similar(past, own_id, top_k) + _similar(books, own_id, runbooks)

@@ -19,7 +19,7 @@ from aiops.core.errors import AiopsError, InvalidAction
 from aiops.core.settings import Settings
 from aiops.memory.client import AsyncMemoryClient
 from aiops.memory.documents import HandbookDocument, load_handbook
-from aiops.memory.enrich import asimilar_for_incident
+from aiops.memory.enrich import SNAPSHOT_TOP_K, asimilar_for_incident
 from aiops.memory.writeback import awrite_back
 from aiops.triage.context import ProposalDraft, RetrievedDocument, TriageContext
 from aiops.triage.llm_reasoner import LlmReasoner
@@ -69,14 +69,18 @@ class Triager:
 
     async def retrieve(self, incident: Incident) -> list[RetrievedDocument]:
         """The handbook documents and past incidents like this one, with the actions each names."""
-        try:
-            if self.memory is None:
-                raise AiopsError("no memory client")
-            hits = await asimilar_for_incident(incident.to_avro(), self.memory(), top_k=self.settings.triage_top_k)
-            similar = [SimilarDocument.model_validate(hit) for hit in hits]
-        except AiopsError as exc:  # memory is best effort: triage goes on without it
-            log.warning("memory unavailable for %s: %s", incident.id, exc)
-            similar = incident.similar_incidents
+        similar = incident.similar_incidents
+        # The correlator searched for this very snapshot (same query, SNAPSHOT_TOP_K): asking memory again would
+        # only add a round trip to the alert-to-proposal path. Search when it found nothing or we want more.
+        if not similar or self.settings.triage_top_k != SNAPSHOT_TOP_K:
+            try:
+                if self.memory is None:
+                    raise AiopsError("no memory client")
+                hits = await asimilar_for_incident(incident.to_avro(), self.memory(),
+                                                   top_k=self.settings.triage_top_k)
+                similar = [SimilarDocument.model_validate(hit) for hit in hits]
+            except AiopsError as exc:  # memory is best effort: triage goes on without it
+                log.warning("memory unavailable for %s: %s", incident.id, exc)
         documents = []
         for hit in similar:
             doc = self.handbook.get(hit.doc_id)
