@@ -21,6 +21,7 @@ from streams.ingest.logs import decode_log_line
 from streams.ingest.otlp import decode_spans
 from streams.logtemplates.rates import RateConfig
 from tests.streams.ingest.samples import (
+    T0_NANOS,
     fluentbit_line,
     logs_request,
     otlp_span,
@@ -181,7 +182,7 @@ def test_error_exemplars_carry_placement_and_exception():
     slow._count([slow._view(s) for s in decode_spans(value, SETTINGS)])
     assert fast.drain() == slow.drain()
     fast.add("otlp", value)
-    (record,) = [decode_condensed(v) for _, v in fast.drain()]
+    (record,) = [r for _, v in fast.drain() if isinstance(r := decode_condensed(v), OperationStats)]
     exemplar = record.errors_exemplars[0]
     assert exemplar.placement == {"service": "orders-api", "pod": "orders-api-7d9f", "version": "1.4.2"}
     assert (exemplar.exception_type, exemplar.exception_message) == ("PoolTimeout", "no connection")
@@ -264,3 +265,41 @@ def test_otlp_log_counts_name_where_they_were_logged_and_become_log_signals_that
                                  {"service": "orders-db", "namespace": "shop", "pod": "orders-db-1"}]
     (signal,) = LogTemplateJudge(RateConfig(), {}).observe(record)
     assert {p.pod for p in signal.placements} == {"orders-db-0", "orders-db-1"}
+
+
+def _two_service_requests() -> list[bytes]:
+    """A call from frontend to orders as TrainTicket exports it: one request per service, no span kinds, the
+    caller's call span a leaf of its request, the callee's entry span its child in the other request."""
+    unspecified = Span.SPAN_KIND_UNSPECIFIED
+    caller = trace_request(
+        otlp_span("/checkout", span_id="00000000000000a1", kind=unspecified, duration_ns=100_000_000),
+        otlp_span("HTTP GET", span_id="00000000000000a2", parent_span_id="00000000000000a1", kind=unspecified,
+                  start=T0_NANOS + 10_000_000, duration_ns=70_000_000),
+        service="frontend")
+    callee = trace_request(
+        otlp_span("/orders", span_id="00000000000000b1", parent_span_id="00000000000000a2", kind=unspecified,
+                  start=T0_NANOS + 20_000_000, duration_ns=40_000_000),
+        service="orders")
+    return [callee.SerializeToString(), caller.SerializeToString()]
+
+
+def test_service_stats_of_whole_traces_are_the_per_line_readers():
+    from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
+    from streams.condense.records import ServiceSpanStats
+
+    condenser = SpanCondenser(SETTINGS)
+    per_line = TraceCondenser(TraceCondenserConfig.from_settings(SETTINGS))
+    for value in _two_service_requests():
+        condenser.add("otlp", value)
+        for span in decode_spans(value, SETTINGS):
+            per_line.add_span(span)
+    records = [decode_condensed(v) for _, v in condenser.drain()]
+    stats = {r.service: r.stats for r in records if isinstance(r, ServiceSpanStats)}
+    expected = {s.service: s.model_dump(mode="json") for s in per_line.flush()}
+    assert stats == expected
+    frontend = {op["op"]: op for op in stats["frontend"]["ops"]}["/checkout"]
+    assert (frontend["entries"], frontend["latency_ms"], frontend["self_ms"]) == (1, [100.0], [30.0])
+    (edge,) = stats["orders"]["edges"]
+    assert (edge["caller"], edge["client_ms"], edge["server_ms"], edge["gap_ms"]) == ("frontend", [70.0], [40.0],
+                                                                                       [30.0])
+    assert not [r for r in (decode_condensed(v) for _, v in condenser.drain()) if isinstance(r, ServiceSpanStats)]
