@@ -177,7 +177,10 @@ def run_case(case: Case, base: Settings, log_dir: Path, speed: float = 10.0, max
     settings = Settings(**{**base.model_dump(), "topic_prefix": prefix, "default_partitions": 1})
     create_topics(settings)
     env = {**os.environ, "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_TOPIC_PREFIX": prefix,
-           "AIOPS_DEFAULT_PARTITIONS": "1", "AIOPS_WORKER_METRICS_PORT": "0"}
+           "AIOPS_DEFAULT_PARTITIONS": "1", "AIOPS_WORKER_METRICS_PORT": "0",
+           # The condensers flush on wall time: scaled to the replay speed, a flush holds as much event time as
+           # it would live (otherwise each one delivers `speed` times more at once, later in event time).
+           "AIOPS_CONDENSE_FLUSH_S": f"{base.condense_flush_s / speed:g}"}
     log_path = log_dir / f"{case.case_id}.worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen([AIOPS, "worker", "--agent", "normalize", "--agent", "correlate",

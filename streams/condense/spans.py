@@ -293,8 +293,8 @@ class SpanCondenser:
         counts[1] += int(error)
 
     def _learn_edges(self, views: list[SpanView]) -> None:
-        """A client span naming its peer, and a server span whose parent belongs to another service (the parent
-        may come in another request: span → service is remembered per trace, a bounded cache)."""
+        """A client span naming its peer, and a server (or kindless) span whose parent belongs to another service
+        (the parent may come in another request: span → service is remembered per trace, a bounded cache)."""
         for view in views:
             if view.side == "client" and view.peer:
                 self._edge(view.scope, view.service, view.peer, view.error, view.end_s)
@@ -304,7 +304,7 @@ class SpanCondenser:
                 if len(self._services) > MAX_TRACES:
                     self._services.popitem(last=False)
             by_span[view.span_id] = view.service
-            if view.parent_id and view.side == "server":
+            if view.parent_id and view.side != "client":  # spans without a kind too: real exports often have none
                 parent_service = by_span.get(view.parent_id)
                 if parent_service is not None:
                     self._edge(view.scope, parent_service, view.service, view.error, view.end_s)

@@ -303,3 +303,12 @@ def test_service_stats_of_whole_traces_are_the_per_line_readers():
     assert (edge["caller"], edge["client_ms"], edge["server_ms"], edge["gap_ms"]) == ("frontend", [70.0], [40.0],
                                                                                        [30.0])
     assert not [r for r in (decode_condensed(v) for _, v in condenser.drain()) if isinstance(r, ServiceSpanStats)]
+
+
+def test_spans_without_a_kind_give_the_edge_from_parent_to_child_service():
+    condenser = SpanCondenser(SETTINGS)
+    for value in _two_service_requests():
+        condenser.add("otlp", value)
+    edges = [(r.caller, r.callee, r.calls) for r in (decode_condensed(v) for _, v in condenser.drain())
+             if r.__class__.__name__ == "CallEdge"]
+    assert edges == [("frontend", "orders", 1)]
