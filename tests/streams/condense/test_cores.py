@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -312,3 +313,25 @@ def test_spans_without_a_kind_give_the_edge_from_parent_to_child_service():
     edges = [(r.caller, r.callee, r.calls) for r in (decode_condensed(v) for _, v in condenser.drain())
              if r.__class__.__name__ == "CallEdge"]
     assert edges == [("frontend", "orders", 1)]
+
+
+def test_service_stats_parts_reach_the_detector_once_per_bucket_whole():
+    from streams.condense.records import ServiceSpanStats
+    from streams.condense.to_signals import ServiceStatsBuckets
+
+    wall = [0.0]
+    buckets = ServiceStatsBuckets(grace_s=15.0, idle_s=10.0, wall=lambda: wall[0])
+
+    def part(start: float, entries: int) -> ServiceSpanStats:
+        stats = {"service": "orders", "bucket_start": datetime.fromtimestamp(start, UTC).isoformat(), "bucket_s": 10,
+                 "ops": [{"op": "/orders", "spans": entries, "entries": entries, "latency_ms": [10.0] * entries,
+                          "self_ms": [5.0] * entries}]}
+        return ServiceSpanStats(service="orders", bucket_start=start, stats=stats)
+
+    assert buckets.add(part(100.0, 2)) == [] and buckets.add(part(100.0, 3)) == []
+    assert buckets.add(part(110.0, 1)) == []  # its end (110) + 15 s grace not reached yet
+    (closed,) = buckets.add(part(120.0, 1))
+    assert (closed.bucket_start.timestamp(), closed.ops[0].entries, len(closed.ops[0].latency_ms)) == (100.0, 5, 5)
+    assert buckets.poll() == []
+    wall[0] = 10.0  # no part for idle_s: the rest is all there will be
+    assert [(s.bucket_start.timestamp(), s.ops[0].entries) for s in buckets.poll()] == [(110.0, 1), (120.0, 1)]
