@@ -12,6 +12,7 @@ from aiops.core.topics import SPAN_STATS, SPANS_CONDENSED
 from streams.anomaly.records import SpanStats
 from streams.app import StreamContext
 from streams.condense.records import CallEdge, OperationStats, ServiceSpanStats, decode_as
+from streams.condense.spans import IDLE_FLUSHES
 from streams.condense.to_signals import OperationBaselines, OperationConfig, ServiceStatsBuckets, edge_signal
 from streams.topics import Input, SignalsTopic, raw_topic
 
@@ -27,7 +28,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     stats_topic = raw_topic(app, ctx, SPAN_STATS)
     baselines = OperationBaselines(OperationConfig(slow_factor=s.span_slow_factor, min_samples=s.span_min_samples),
                                    app.Table("operation_to_baseline"))
-    buckets = ServiceStatsBuckets(grace_s=s.rca_bucket_grace_s)
+    buckets = ServiceStatsBuckets(grace_s=s.rca_bucket_grace_s, idle_s=IDLE_FLUSHES * s.condense_flush_s)
 
     async def pass_on(closed: list[SpanStats]) -> None:
         for stats in closed:

@@ -6,18 +6,20 @@ enough that no field can be over the field limit is read straight from the proto
 (OTLP/JSON, large requests, anything the fast checks doubt) goes through the normaliser's `decode_spans`, so
 what is accepted, and the reason a request is refused, are the same. A request is counted whole or not at all.
 
-Root-cause statistics: the spans of one flush are also held and read as whole traces at the flush by the
-per-line mode's trace reader (streams/anomaly/traces.py), giving per service and bucket what the span
+Root-cause statistics: the spans are also held per trace until the trace goes quiet and then read whole by
+the per-line mode's trace reader (streams/condense/held_traces.py), giving per service and bucket what the span
 detector judges (entry latency, own time, calls timed from both sides: time on the wire). Approximated against
-the per-line mode: a trace split by a flush boundary, or whose spans went to another condensing process, is
-read in parts (a call whose callee's span is not held counts as the caller's own time); errors come from
-span status only (the per-line mode also fails a span that wrote an error-level log line); no log patterns
-(log lines are not joined to requests at line rate).
+the per-line mode: a trace whose spans went to another condensing process is read in parts (a call whose
+callee's span is not held counts as the caller's own time); errors come from span status only (the per-line
+mode also fails a span that wrote an error-level log line); no log patterns (log lines are not joined to
+requests at line rate).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -28,12 +30,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
 from aiops.core.avro import AvroCodec
 from aiops.core.settings import Settings
-from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
+from streams.anomaly.traces import TraceCondenserConfig
+from streams.condense.held_traces import HeldTraces
 from streams.condense.records import (
     MAX_EXEMPLARS,
     CallEdge,
     OperationStats,
-    ServiceSpanStats,
     SpanExemplar,
     encode_condensed,
     exception_of,
@@ -55,7 +57,7 @@ from streams.scopes import scope_from
 
 MAX_TRACES = 20_000  # traces whose span → service map is kept, to learn edges across requests
 SLOW_EXEMPLARS = 3
-MAX_HELD_SPANS = 200_000  # spans held for whole-trace reading; beyond this they are read before the flush
+IDLE_FLUSHES = 3  # flush intervals without input after which every held trace is read
 _SIDE_OF_OTLP = {OtlpSpan.SPAN_KIND_SERVER: "server", OtlpSpan.SPAN_KIND_CONSUMER: "server",
                  OtlpSpan.SPAN_KIND_CLIENT: "client", OtlpSpan.SPAN_KIND_PRODUCER: "client"}
 _SIDE_OF_KIND = {SpanKind.server: "server", SpanKind.consumer: "server", SpanKind.client: "client",
@@ -128,7 +130,8 @@ def _exemplar(view: SpanView) -> SpanExemplar:
 
 
 class SpanCondenser:
-    def __init__(self, settings: Settings, canonical_codec: AvroCodec | None = None) -> None:
+    def __init__(self, settings: Settings, canonical_codec: AvroCodec | None = None,
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.bucket_s = settings.log_rate_bucket_s
         self.canonical_codec = canonical_codec
@@ -139,9 +142,8 @@ class SpanCondenser:
         self._edges: dict[tuple[str, str, str, float], list[int]] = {}
         self._services: OrderedDict[str, dict[str, str]] = OrderedDict()  # trace → span id → service
         self._orphans: OrderedDict[str, list[tuple[str, str, bool, float, str]]] = OrderedDict()
-        self._trace_config = TraceCondenserConfig.from_settings(settings)
-        self._held: list[SpanView] = []  # this flush's spans, read as whole traces at the flush
-        self._service_stats: list[ServiceSpanStats] = []
+        self._held = HeldTraces(TraceCondenserConfig.from_settings(settings),
+                                force_after_s=IDLE_FLUSHES * settings.condense_flush_s, wall=wall)
 
     # --- input ------------------------------------------------------------------------------------
     def add(self, kind: str, value: bytes | None) -> list[Rejected]:
@@ -265,24 +267,7 @@ class SpanCondenser:
                     continue
                 slow.sort(key=lambda e: -e.duration_ms)
         self._learn_edges(views)
-        self._held += views
-        if len(self._held) >= MAX_HELD_SPANS:
-            self._read_held()
-
-    def _read_held(self) -> None:
-        """The held spans as whole traces, per scope: per service and bucket what the span detector judges."""
-        traces: dict[tuple[str, str], list[SpanView]] = defaultdict(list)
-        for view in self._held:
-            traces[(view.scope, view.trace_id)].append(view)
-        self._held = []
-        by_scope: dict[str, list[tuple[str, list[SpanView]]]] = defaultdict(list)
-        for (scope, trace_id), spans in traces.items():
-            by_scope[scope].append((trace_id, spans))
-        for scope, whole in sorted(by_scope.items()):
-            for stats in TraceCondenser(self._trace_config).read_whole(whole):
-                self._service_stats.append(ServiceSpanStats(
-                    service=stats.service, bucket_start=stats.bucket_start.timestamp(),
-                    stats=stats.model_dump(mode="json"), scope=scope))
+        self._held.add(views)
 
     def _edge(self, scope: str, caller: str, callee: str, error: bool, end_s: float) -> None:
         if caller == callee:
@@ -329,8 +314,11 @@ class SpanCondenser:
         """Nothing to restore (baselines live downstream; edges are re-learned): start from empty counts."""
         self._stats = {}
         self._edges = {}
-        self._held = []
-        self._service_stats = []
+        self._held.clear()
+
+    def holding(self) -> bool:
+        """Traces held for their root-cause statistics: flush even without new input, to read them once quiet."""
+        return self._held.pending()
 
     def snapshots(self) -> list[tuple[str, bytes]]:
         return []
@@ -349,11 +337,9 @@ class SpanCondenser:
             out.append((caller.encode(), encode_condensed(CallEdge(caller=caller, callee=callee, bucket_start=bucket,
                                                                    bucket_s=self.bucket_s, calls=calls,
                                                                    errors=errors, scope=scope))))
-        self._read_held()
-        out += [(record.service.encode(), encode_condensed(record)) for record in self._service_stats]
+        out += [(record.service.encode(), encode_condensed(record)) for record in self._held.read()]
         self._stats = {}
         self._edges = {}
-        self._service_stats = []
         return out
 
 

@@ -288,13 +288,18 @@ def test_service_stats_of_whole_traces_are_the_per_line_readers():
     from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
     from streams.condense.records import ServiceSpanStats
 
-    condenser = SpanCondenser(SETTINGS)
+    wall = [0.0]
+    condenser = SpanCondenser(SETTINGS, wall=lambda: wall[0])
     per_line = TraceCondenser(TraceCondenserConfig.from_settings(SETTINGS))
     for value in _two_service_requests():
         condenser.add("otlp", value)
         for span in decode_spans(value, SETTINGS):
             per_line.add_span(span)
+    assert not [r for _, v in condenser.drain() if isinstance(r := decode_condensed(v), ServiceSpanStats)]
+    assert condenser.holding()  # the trace is not quiet yet: held past the flush
+    wall[0] = 3 * SETTINGS.condense_flush_s  # no input for three flush intervals: read what is held
     records = [decode_condensed(v) for _, v in condenser.drain()]
+    assert not condenser.holding()
     stats = {r.service: r.stats for r in records if isinstance(r, ServiceSpanStats)}
     expected = {s.service: s.model_dump(mode="json") for s in per_line.flush()}
     assert stats == expected
