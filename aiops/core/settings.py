@@ -306,8 +306,9 @@ class Settings(BaseSettings):
         "aiops.spans, where root-cause analysis joins them per trace (mine_logs, profile_traces: per-operation "
         "latency, own time, wire time, own errors and log patterns); the condensers do not run in the worker. "
         "off: line-rate mode: the condensers count lines and spans straight from the raw inputs and Faust reads "
-        "only their aggregates (template rates, operation errors and slowness, edges); nothing is written per "
-        "line, so the per-trace root-cause detectors get no input (README \"Condensing\")")
+        "only their aggregates (template rates, operation errors and slowness, edges, and per-service span "
+        "statistics of whole traces read in the span condenser); nothing is written per line, so log lines "
+        "are not joined to requests: no log patterns (README \"Condensing\")")
 
     # Root-cause analysis: anomalies from spans, log patterns and metrics (streams/anomaly, streams/metrics)
     rca_bucket_s: int = Field(10, ge=1, description="event-time bucket of span statistics")

@@ -49,7 +49,7 @@ class HeldTraces:
             self._spans += 1
         self._last_input = self.wall()
 
-    def pending(self) -> bool:
+    def holding(self) -> bool:
         return bool(self._traces)
 
     def clear(self) -> None:

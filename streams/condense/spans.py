@@ -318,7 +318,7 @@ class SpanCondenser:
 
     def holding(self) -> bool:
         """Traces held for their root-cause statistics: flush even without new input, to read them once quiet."""
-        return self._held.pending()
+        return self._held.holding()
 
     def snapshots(self) -> list[tuple[str, bytes]]:
         return []

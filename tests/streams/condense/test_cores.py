@@ -340,3 +340,23 @@ def test_service_stats_parts_reach_the_detector_once_per_bucket_whole():
     assert buckets.poll() == []
     wall[0] = 10.0  # no part for idle_s: the rest is all there will be
     assert [(s.bucket_start.timestamp(), s.ops[0].entries) for s in buckets.poll()] == [(110.0, 1), (120.0, 1)]
+
+
+def test_held_traces_are_read_once_quiet_in_event_time_or_when_too_many():
+    from streams.anomaly.traces import TraceCondenserConfig
+    from streams.condense.held_traces import HeldTraces
+
+    condenser = SpanCondenser(SETTINGS)
+    views = [condenser._view(span) for value in _two_service_requests() for span in decode_spans(value, SETTINGS)]
+    later = [v._replace(trace_id="f" * 32, span_id="00000000000000c1", parent_id=None, end_s=v.end_s + 6.0)
+             for v in views[:1]]
+    held = HeldTraces(TraceCondenserConfig.from_settings(SETTINGS), force_after_s=1e9, wall=lambda: 0.0)
+    held.add(views)
+    assert held.read() == [] and held.holding()
+    held.add(later)  # event time 6 s on: the first trace has been quiet for longer than trace_idle_s (5 s)
+    assert {r.service for r in held.read()} == {"frontend", "orders"}
+    assert held.holding()  # the later trace is still open
+    small = HeldTraces(TraceCondenserConfig.from_settings(SETTINGS), force_after_s=1e9, max_spans=1,
+                       wall=lambda: 0.0)
+    small.add(views)
+    assert {r.service for r in small.read()} == {"frontend", "orders"} and not small.holding()
