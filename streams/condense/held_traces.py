@@ -65,11 +65,12 @@ class HeldTraces:
         taken = {key: self._traces.pop(key) for key in ready}
         for key in ready:
             del self._latest[key]
-        while self._traces and self._spans - sum(len(s) for s in taken.values()) > self.max_spans:
+        self._spans -= sum(len(spans) for spans in taken.values())
+        while self._traces and self._spans > self.max_spans:
             key, spans = self._traces.popitem(last=False)
             del self._latest[key]
             taken[key] = spans
-        self._spans -= sum(len(spans) for spans in taken.values())
+            self._spans -= len(spans)
         by_scope: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
         for (scope, trace_id), spans in taken.items():
             by_scope[scope].append((trace_id, spans))

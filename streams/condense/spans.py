@@ -143,7 +143,8 @@ class SpanCondenser:
         self._services: OrderedDict[str, dict[str, str]] = OrderedDict()  # trace → span id → service
         self._orphans: OrderedDict[str, list[tuple[str, str, bool, float, str]]] = OrderedDict()
         self._held = HeldTraces(TraceCondenserConfig.from_settings(settings),
-                                force_after_s=IDLE_FLUSHES * settings.condense_flush_s, wall=wall)
+                                force_after_s=IDLE_FLUSHES * settings.condense_flush_s, wall=wall) \
+            if settings.condense_trace_stats else None
 
     # --- input ------------------------------------------------------------------------------------
     def add(self, kind: str, value: bytes | None) -> list[Rejected]:
@@ -267,7 +268,8 @@ class SpanCondenser:
                     continue
                 slow.sort(key=lambda e: -e.duration_ms)
         self._learn_edges(views)
-        self._held.add(views)
+        if self._held is not None:
+            self._held.add(views)
 
     def _edge(self, scope: str, caller: str, callee: str, error: bool, end_s: float) -> None:
         if caller == callee:
@@ -314,11 +316,12 @@ class SpanCondenser:
         """Nothing to restore (baselines live downstream; edges are re-learned): start from empty counts."""
         self._stats = {}
         self._edges = {}
-        self._held.clear()
+        if self._held is not None:
+            self._held.clear()
 
     def holding(self) -> bool:
         """Traces held for their root-cause statistics: flush even without new input, to read them once quiet."""
-        return self._held.holding()
+        return self._held is not None and self._held.holding()
 
     def snapshots(self) -> list[tuple[str, bytes]]:
         return []
@@ -337,7 +340,8 @@ class SpanCondenser:
             out.append((caller.encode(), encode_condensed(CallEdge(caller=caller, callee=callee, bucket_start=bucket,
                                                                    bucket_s=self.bucket_s, calls=calls,
                                                                    errors=errors, scope=scope))))
-        out += [(record.service.encode(), encode_condensed(record)) for record in self._held.read()]
+        if self._held is not None:
+            out += [(record.service.encode(), encode_condensed(record)) for record in self._held.read()]
         self._stats = {}
         self._edges = {}
         return out
