@@ -299,6 +299,9 @@ class Settings(BaseSettings):
         None, description="this condensing process's stable name (e.g. the pod name), part of its transactional "
         "id: a restarted process with the same name aborts what its predecessor left open at once; unset: "
         "host and pid, and a crashed process's open flush blocks read_committed readers until it times out (30 s)")
+    condense_trace_stats: bool = Field(True, description="the span condenser also holds each trace until it goes "
+                                       "quiet and reads it whole, for the span detector (own time, time on the "
+                                       "wire, entry latency); false: counts and edges only, about twice as fast")
     condense_in_worker: bool = Field(True, description="`aiops worker` runs the condensing loops in threads; "
                                      "false when `aiops condense logs|spans` run as processes of their own")
     canonical_lines: Literal["off", "all"] = Field(
@@ -306,8 +309,9 @@ class Settings(BaseSettings):
         "aiops.spans, where root-cause analysis joins them per trace (mine_logs, profile_traces: per-operation "
         "latency, own time, wire time, own errors and log patterns); the condensers do not run in the worker. "
         "off: line-rate mode: the condensers count lines and spans straight from the raw inputs and Faust reads "
-        "only their aggregates (template rates, operation errors and slowness, edges); nothing is written per "
-        "line, so the per-trace root-cause detectors get no input (README \"Condensing\")")
+        "only their aggregates (template rates, operation errors and slowness, edges, and per-service span "
+        "statistics of whole traces read in the span condenser); nothing is written per line, so log lines "
+        "are not joined to requests: no log patterns (README \"Condensing\")")
 
     # Root-cause analysis: anomalies from spans, log patterns and metrics (streams/anomaly, streams/metrics)
     rca_bucket_s: int = Field(10, ge=1, description="event-time bucket of span statistics")

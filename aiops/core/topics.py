@@ -75,9 +75,9 @@ OUTPUTS = (
     TopicSpec(LOGS_CONDENSED, key="service",
               value="JSON LogTemplateCount: lines per scope, service, template and bucket (internal, transactional; "
               "AIOPS_CANONICAL_LINES=off)"),
-    TopicSpec(SPANS_CONDENSED, key="service", value="JSON OperationStats and CallEdge: spans per scope, "
-              "service, operation, peer, side and bucket, with a latency sketch (internal, transactional; "
-              "AIOPS_CANONICAL_LINES=off)"),
+    TopicSpec(SPANS_CONDENSED, key="service", value="JSON OperationStats, CallEdge and ServiceSpanStats: spans "
+              "per scope, service, operation, peer, side and bucket, with a latency sketch, and per-service span "
+              "statistics of whole traces (internal, transactional; AIOPS_CANONICAL_LINES=off)"),
     # Internal: the log condenser's template miners, one record per service, saved with each flush.
     TopicSpec(CONDENSE_STATE, key="service", value="drain3 miner snapshot (zlib JSON, internal)",
               cleanup_policy="compact", partitions=1),

@@ -28,10 +28,15 @@ from aiops.core.topics import (
     INPUTS,
     LOG_EVENTS,
     LOGS,
+    LOGS_CONDENSED,
     METRICS,
+    OTLP_LOGS,
+    OTLP_SPANS,
+    RAW_LOGS,
     SIGNALS,
     SPAN_STATS,
     SPANS,
+    SPANS_CONDENSED,
     create_topics,
 )
 from aiops.demo.replay import Recording, replay
@@ -42,6 +47,11 @@ AIOPS = str(Path(sys.executable).with_name("aiops"))
 APP_ID = "aiops-streams"
 TICKS_IN_FLIGHT = 10
 CONSUMED = (*(spec.name for spec in INPUTS), ALERTS, LOGS, SPANS, METRICS, LOG_EVENTS, SPAN_STATS, SIGNALS)
+# At line rate (AIOPS_CANONICAL_LINES=off) the condensers' own consumer groups read the raw log and span inputs
+# (streams/condense/stages.py), and the worker reads their transactional output instead.
+CONDENSED_INPUTS = {"logs": (RAW_LOGS, OTLP_LOGS, LOGS), "spans": (OTLP_SPANS, SPANS)}
+TRANSACTIONAL = (LOGS_CONDENSED, SPANS_CONDENSED)
+TRANSACTION_MARKERS = 1  # a consumer that read everything of a transactional topic is one commit marker behind
 
 
 class PipelineError(AiopsError):
@@ -82,24 +92,42 @@ class _Lag:
         self.probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"lag-{uuid.uuid4().hex}",
                                "enable.auto.commit": False})
         self.partition = TopicPartition
-        self.group = settings.topic(APP_ID)
+        self.groups = self._groups(settings)
+
+    @staticmethod
+    def _groups(settings: Settings) -> dict[str, tuple[str, ...]]:
+        """Consumer group → the topics it reads that the case fills."""
+        worker = settings.topic(APP_ID)
+        if settings.canonical_lines == "all":
+            return {worker: CONSUMED}
+        condensed = {name for names in CONDENSED_INPUTS.values() for name in names}
+        groups = {worker: (*(n for n in CONSUMED if n not in condensed), *TRANSACTIONAL)}
+        for stage, names in CONDENSED_INPUTS.items():
+            groups[settings.topic(f"aiops-condense-{stage}")] = names
+        return groups
 
     def behind(self) -> int:
         from confluent_kafka import ConsumerGroupTopicPartitions
 
-        names = [self.settings.topic(name) for name in CONSUMED]
         metadata = self.admin.list_topics(timeout=10).topics
-        partitions = [self.partition(n, p) for n in names if n in metadata for p in metadata[n].partitions]
-        future = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(self.group, partitions)])
-        offsets = future[self.group].result(timeout=10).topic_partitions
-        committed = {(tp.topic, tp.partition): tp.offset for tp in offsets}
         total = 0
         ticks = self.settings.topic(SIGNALS)
-        for tp in partitions:
-            _, high = self.probe.get_watermark_offsets(tp, timeout=10)
-            behind = high - max(committed.get((tp.topic, tp.partition), -1), 0)
-            # The correlator's clock ticks through aiops.signals every second: a few records there is idle.
-            total += max(0, behind - TICKS_IN_FLIGHT) if tp.topic == ticks else behind
+        transactional = {self.settings.topic(name) for name in TRANSACTIONAL}
+        for group, topics in self.groups.items():
+            names = [self.settings.topic(name) for name in topics]
+            partitions = [self.partition(n, p) for n in names if n in metadata for p in metadata[n].partitions]
+            future = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])
+            offsets = future[group].result(timeout=10).topic_partitions
+            committed = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+            for tp in partitions:
+                _, high = self.probe.get_watermark_offsets(tp, timeout=10)
+                behind = high - max(committed.get((tp.topic, tp.partition), -1), 0)
+                # The correlator's clock ticks through aiops.signals every second: a few records there is idle.
+                if tp.topic == ticks:
+                    behind -= TICKS_IN_FLIGHT
+                elif tp.topic in transactional:
+                    behind -= TRANSACTION_MARKERS
+                total += max(0, behind)
         return total
 
     def close(self) -> None:
@@ -149,7 +177,10 @@ def run_case(case: Case, base: Settings, log_dir: Path, speed: float = 10.0, max
     settings = Settings(**{**base.model_dump(), "topic_prefix": prefix, "default_partitions": 1})
     create_topics(settings)
     env = {**os.environ, "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_TOPIC_PREFIX": prefix,
-           "AIOPS_DEFAULT_PARTITIONS": "1", "AIOPS_WORKER_METRICS_PORT": "0"}
+           "AIOPS_DEFAULT_PARTITIONS": "1", "AIOPS_WORKER_METRICS_PORT": "0",
+           # The condensers flush on wall time: scaled to the replay speed, a flush holds as much event time as
+           # it would live (otherwise each one delivers `speed` times more at once, later in event time).
+           "AIOPS_CONDENSE_FLUSH_S": f"{base.condense_flush_s / speed:g}"}
     log_path = log_dir / f"{case.case_id}.worker.log"
     with log_path.open("wb") as log:
         worker = subprocess.Popen([AIOPS, "worker", "--agent", "normalize", "--agent", "correlate",

@@ -215,6 +215,17 @@ class TraceCondenser:
             self._read(trace_id, self.traces.pop(trace_id))
         return self._close_buckets(force=True)
 
+    def read_whole(self, traces: Iterable[tuple[str, Iterable[Any]]]) -> list[SpanStats]:
+        """Traces a caller already holds whole, without log lines (the span condensing stage over one flush):
+        their statistics, every bucket closed. A span here is anything with the Span fields the reading uses
+        (service, span_id, parent_span_id, name, kind, status, peer_service, start_time, end_time, duration_ms);
+        errors come from the spans' status alone. Use a fresh condenser per call: buckets close for good."""
+        for trace_id, spans in traces:
+            trace = _Trace()
+            trace.spans = {span.span_id: span for span in spans}
+            self._read(trace_id, trace)
+        return self._close_buckets(force=True)
+
     def _close_buckets(self, force: bool) -> list[SpanStats]:
         reach = min((t.first_start for t in self.traces.values()), default=float("inf"))
         settled = self._settled()

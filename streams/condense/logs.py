@@ -222,6 +222,9 @@ class LogCondenser:
         self._snapshots = dict(snapshots)
         self._counts = {}
 
+    def holding(self) -> bool:
+        return False  # everything counted is written at the next flush
+
     def snapshots(self) -> list[tuple[str, bytes]]:
         """The miners that learned since the last call, as (service, bytes), to save with the flush."""
         changed = []

@@ -47,6 +47,8 @@ class Stage(Protocol):
 
     def restore(self, snapshots: dict[str, bytes]) -> None: ...
 
+    def holding(self) -> bool: ...  # holds input already counted that a later flush writes out (no new input needed)
+
 
 @dataclass(frozen=True)
 class Input:
@@ -203,7 +205,7 @@ class CondenseLoop:
     def flush(self) -> None:
         """Write the counts, dead letters and changed state, and commit the input offsets with them."""
         self._flushed_at = time.monotonic()
-        if not self._offsets:
+        if not self._offsets and not self.stage.holding():
             return
         records = self.stage.drain()
         state = self.stage.snapshots() if self.state_topic else []
@@ -216,7 +218,8 @@ class CondenseLoop:
             for name, blob in state:
                 produce_waiting(self.producer, self.state_topic or "", blob, name.encode())
             offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.items()]
-            self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
+            if offsets:
+                self.producer.send_offsets_to_transaction(offsets, self.consumer.consumer_group_metadata(), 30)
             self.producer.commit_transaction(60)
         except KafkaException as exc:
             # The flush's outcome is unknown or aborted: only a restart from the committed offsets and state

@@ -92,7 +92,19 @@ class CallEdge(msgspec.Struct, frozen=True, tag="edge", omit_defaults=True):
     scope: str = ""
 
 
-CondensedRecord = LogTemplateCount | OperationStats | CallEdge
+class ServiceSpanStats(msgspec.Struct, frozen=True, tag="service_stats", omit_defaults=True):
+    """What one service's requests did in one event-time bucket, read from the whole traces one flush held:
+    streams.anomaly.records.SpanStats as JSON (per-operation latency and own time samples, calls into the
+    service timed from both sides), judged downstream by the same detector as in the per-line mode. Partial
+    like every condensed record: the detector merges the records of one bucket."""
+
+    service: str
+    bucket_start: float
+    stats: dict[str, Any]  # SpanStats.model_dump(mode="json")
+    scope: str = ""
+
+
+CondensedRecord = LogTemplateCount | OperationStats | CallEdge | ServiceSpanStats
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(CondensedRecord)

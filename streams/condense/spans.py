@@ -5,11 +5,22 @@ Inputs: OTLP trace requests (otlp_spans) and canonical Spans (aiops.spans, Avro)
 enough that no field can be over the field limit is read straight from the protobuf objects; anything else
 (OTLP/JSON, large requests, anything the fast checks doubt) goes through the normaliser's `decode_spans`, so
 what is accepted, and the reason a request is refused, are the same. A request is counted whole or not at all.
+
+Root-cause statistics: the spans are also held per trace until the trace goes quiet and then read whole by
+the per-line mode's trace reader (streams/condense/held_traces.py), giving per service and bucket what the span
+detector judges (entry latency, own time, calls timed from both sides: time on the wire). Approximated against
+the per-line mode: a trace whose spans went to another condensing process is read in parts (a call whose
+callee's span is not held counts as the caller's own time); errors come from span status only (the per-line
+mode also fails a span that wrote an error-level log line); no log patterns (log lines are not joined to
+requests at line rate).
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
@@ -19,6 +30,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 
 from aiops.core.avro import AvroCodec
 from aiops.core.settings import Settings
+from streams.anomaly.traces import TraceCondenserConfig
+from streams.condense.held_traces import HeldTraces
 from streams.condense.records import (
     MAX_EXEMPLARS,
     CallEdge,
@@ -44,11 +57,13 @@ from streams.scopes import scope_from
 
 MAX_TRACES = 20_000  # traces whose span → service map is kept, to learn edges across requests
 SLOW_EXEMPLARS = 3
+IDLE_FLUSHES = 3  # flush intervals without input after which every held trace is read
 _SIDE_OF_OTLP = {OtlpSpan.SPAN_KIND_SERVER: "server", OtlpSpan.SPAN_KIND_CONSUMER: "server",
                  OtlpSpan.SPAN_KIND_CLIENT: "client", OtlpSpan.SPAN_KIND_PRODUCER: "client"}
 _SIDE_OF_KIND = {SpanKind.server: "server", SpanKind.consumer: "server", SpanKind.client: "client",
                  SpanKind.producer: "client"}
 _PEER_KEYS = frozenset(("peer.service", *_PEER_ATTRIBUTES))
+_KIND_OF_SIDE = {"server": SpanKind.server, "client": SpanKind.client, "internal": SpanKind.unspecified}
 
 
 class SpanView(NamedTuple):
@@ -68,6 +83,31 @@ class SpanView(NamedTuple):
     peer: str | None
     placement: dict[str, str] | None = None
     exception: tuple[str | None, str | None, str | None] | None = None  # type, message, stack (error spans)
+
+    # The Span fields the trace reader (streams/anomaly/traces.py) uses.
+    @property
+    def parent_span_id(self) -> str | None:
+        return self.parent_id
+
+    @property
+    def kind(self) -> SpanKind:
+        return _KIND_OF_SIDE[self.side]
+
+    @property
+    def status(self) -> str:
+        return "error" if self.error else "unset"
+
+    @property
+    def peer_service(self) -> str | None:
+        return self.peer
+
+    @property
+    def start_time(self) -> datetime:
+        return datetime.fromtimestamp(self.end_s - self.duration_ms / 1000.0, UTC)
+
+    @property
+    def end_time(self) -> datetime:
+        return datetime.fromtimestamp(self.end_s, UTC)
 
 
 class _Stats:
@@ -90,7 +130,8 @@ def _exemplar(view: SpanView) -> SpanExemplar:
 
 
 class SpanCondenser:
-    def __init__(self, settings: Settings, canonical_codec: AvroCodec | None = None) -> None:
+    def __init__(self, settings: Settings, canonical_codec: AvroCodec | None = None,
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.bucket_s = settings.log_rate_bucket_s
         self.canonical_codec = canonical_codec
@@ -101,6 +142,9 @@ class SpanCondenser:
         self._edges: dict[tuple[str, str, str, float], list[int]] = {}
         self._services: OrderedDict[str, dict[str, str]] = OrderedDict()  # trace → span id → service
         self._orphans: OrderedDict[str, list[tuple[str, str, bool, float, str]]] = OrderedDict()
+        self._held = HeldTraces(TraceCondenserConfig.from_settings(settings),
+                                force_after_s=IDLE_FLUSHES * settings.condense_flush_s, wall=wall) \
+            if settings.condense_trace_stats else None
 
     # --- input ------------------------------------------------------------------------------------
     def add(self, kind: str, value: bytes | None) -> list[Rejected]:
@@ -224,6 +268,8 @@ class SpanCondenser:
                     continue
                 slow.sort(key=lambda e: -e.duration_ms)
         self._learn_edges(views)
+        if self._held is not None:
+            self._held.add(views)
 
     def _edge(self, scope: str, caller: str, callee: str, error: bool, end_s: float) -> None:
         if caller == callee:
@@ -234,8 +280,8 @@ class SpanCondenser:
         counts[1] += int(error)
 
     def _learn_edges(self, views: list[SpanView]) -> None:
-        """A client span naming its peer, and a server span whose parent belongs to another service (the parent
-        may come in another request: span → service is remembered per trace, a bounded cache)."""
+        """A client span naming its peer, and a server (or kindless) span whose parent belongs to another service
+        (the parent may come in another request: span → service is remembered per trace, a bounded cache)."""
         for view in views:
             if view.side == "client" and view.peer:
                 self._edge(view.scope, view.service, view.peer, view.error, view.end_s)
@@ -245,7 +291,7 @@ class SpanCondenser:
                 if len(self._services) > MAX_TRACES:
                     self._services.popitem(last=False)
             by_span[view.span_id] = view.service
-            if view.parent_id and view.side == "server":
+            if view.parent_id and view.side != "client":  # spans without a kind too: real exports often have none
                 parent_service = by_span.get(view.parent_id)
                 if parent_service is not None:
                     self._edge(view.scope, parent_service, view.service, view.error, view.end_s)
@@ -270,6 +316,12 @@ class SpanCondenser:
         """Nothing to restore (baselines live downstream; edges are re-learned): start from empty counts."""
         self._stats = {}
         self._edges = {}
+        if self._held is not None:
+            self._held.clear()
+
+    def holding(self) -> bool:
+        """Traces held for their root-cause statistics: flush even without new input, to read them once quiet."""
+        return self._held is not None and self._held.holding()
 
     def snapshots(self) -> list[tuple[str, bytes]]:
         return []
@@ -288,6 +340,8 @@ class SpanCondenser:
             out.append((caller.encode(), encode_condensed(CallEdge(caller=caller, callee=callee, bucket_start=bucket,
                                                                    bucket_s=self.bucket_s, calls=calls,
                                                                    errors=errors, scope=scope))))
+        if self._held is not None:
+            out += [(record.service.encode(), encode_condensed(record)) for record in self._held.read()]
         self._stats = {}
         self._edges = {}
         return out

@@ -7,12 +7,22 @@ profile_operations.py) are thin shells around these."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.condense.records import MAX_PLACEMENTS, CallEdge, LogTemplateCount, OperationStats, SpanExemplar
+from streams.anomaly.records import SpanStats
+from streams.anomaly.window import merge_stats
+from streams.condense.records import (
+    MAX_PLACEMENTS,
+    CallEdge,
+    LogTemplateCount,
+    OperationStats,
+    ServiceSpanStats,
+    SpanExemplar,
+)
 from streams.correlation.signals import EdgeSignal, LogSignal, SpanSignal
 from streams.logtemplates.rates import RateConfig, TemplateRates
 from streams.logtemplates.tracker import to_signal
@@ -137,3 +147,34 @@ def _origin(exemplar: SpanExemplar) -> dict[str, Any]:
 def edge_signal(edge: CallEdge) -> EdgeSignal:
     return EdgeSignal(caller=edge.caller, callee=edge.callee, calls=edge.calls, errors=edge.errors,
                       event_time=_when(edge.bucket_start))
+
+
+class ServiceStatsBuckets:
+    """Per-service span statistics arrive in parts, one per condensing flush; the detector judges a bucket once,
+    whole, as in the per-line mode (judging every part would count one anomaly several times). Parts are merged
+    per service and bucket and passed on once event time has moved `grace_s` past the bucket's end, or when no
+    part came for `idle_s` of wall time (end of input: what is open is all there will be). Held in memory: a
+    crash loses the open buckets, as the per-line trace stage does."""
+
+    def __init__(self, grace_s: float, idle_s: float = 10.0, wall: Callable[[], float] = time.monotonic) -> None:
+        self.grace_s = grace_s
+        self.idle_s = idle_s
+        self.wall = wall
+        self._open: dict[tuple[str, float], list[SpanStats]] = {}
+        self._watermark = float("-inf")  # the latest bucket end seen
+        self._last_wall = wall()
+
+    def add(self, record: ServiceSpanStats) -> list[SpanStats]:
+        stats = SpanStats.model_validate(record.stats)
+        self._open.setdefault((stats.service, record.bucket_start), []).append(stats)
+        self._watermark = max(self._watermark, record.bucket_start + stats.bucket_s)
+        self._last_wall = self.wall()
+        return self._close(force=False)
+
+    def poll(self) -> list[SpanStats]:
+        return self._close(force=self.wall() - self._last_wall >= self.idle_s)
+
+    def _close(self, force: bool) -> list[SpanStats]:
+        done = [key for key, parts in self._open.items()
+                if force or key[1] + parts[0].bucket_s + self.grace_s <= self._watermark]
+        return [merge_stats(self._open.pop(key)) for key in sorted(done, key=lambda k: (k[1], k[0]))]

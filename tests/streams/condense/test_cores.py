@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -21,6 +22,7 @@ from streams.ingest.logs import decode_log_line
 from streams.ingest.otlp import decode_spans
 from streams.logtemplates.rates import RateConfig
 from tests.streams.ingest.samples import (
+    T0_NANOS,
     fluentbit_line,
     logs_request,
     otlp_span,
@@ -181,7 +183,7 @@ def test_error_exemplars_carry_placement_and_exception():
     slow._count([slow._view(s) for s in decode_spans(value, SETTINGS)])
     assert fast.drain() == slow.drain()
     fast.add("otlp", value)
-    (record,) = [decode_condensed(v) for _, v in fast.drain()]
+    (record,) = [r for _, v in fast.drain() if isinstance(r := decode_condensed(v), OperationStats)]
     exemplar = record.errors_exemplars[0]
     assert exemplar.placement == {"service": "orders-api", "pod": "orders-api-7d9f", "version": "1.4.2"}
     assert (exemplar.exception_type, exemplar.exception_message) == ("PoolTimeout", "no connection")
@@ -264,3 +266,97 @@ def test_otlp_log_counts_name_where_they_were_logged_and_become_log_signals_that
                                  {"service": "orders-db", "namespace": "shop", "pod": "orders-db-1"}]
     (signal,) = LogTemplateJudge(RateConfig(), {}).observe(record)
     assert {p.pod for p in signal.placements} == {"orders-db-0", "orders-db-1"}
+
+
+def _two_service_requests() -> list[bytes]:
+    """A call from frontend to orders as TrainTicket exports it: one request per service, no span kinds, the
+    caller's call span a leaf of its request, the callee's entry span its child in the other request."""
+    unspecified = Span.SPAN_KIND_UNSPECIFIED
+    caller = trace_request(
+        otlp_span("/checkout", span_id="00000000000000a1", kind=unspecified, duration_ns=100_000_000),
+        otlp_span("HTTP GET", span_id="00000000000000a2", parent_span_id="00000000000000a1", kind=unspecified,
+                  start=T0_NANOS + 10_000_000, duration_ns=70_000_000),
+        service="frontend")
+    callee = trace_request(
+        otlp_span("/orders", span_id="00000000000000b1", parent_span_id="00000000000000a2", kind=unspecified,
+                  start=T0_NANOS + 20_000_000, duration_ns=40_000_000),
+        service="orders")
+    return [callee.SerializeToString(), caller.SerializeToString()]
+
+
+def test_service_stats_of_whole_traces_are_the_per_line_readers():
+    from streams.anomaly.traces import TraceCondenser, TraceCondenserConfig
+    from streams.condense.records import ServiceSpanStats
+
+    wall = [0.0]
+    condenser = SpanCondenser(SETTINGS, wall=lambda: wall[0])
+    per_line = TraceCondenser(TraceCondenserConfig.from_settings(SETTINGS))
+    for value in _two_service_requests():
+        condenser.add("otlp", value)
+        for span in decode_spans(value, SETTINGS):
+            per_line.add_span(span)
+    assert not [r for _, v in condenser.drain() if isinstance(r := decode_condensed(v), ServiceSpanStats)]
+    assert condenser.holding()  # the trace is not quiet yet: held past the flush
+    wall[0] = 3 * SETTINGS.condense_flush_s  # no input for three flush intervals: read what is held
+    records = [decode_condensed(v) for _, v in condenser.drain()]
+    assert not condenser.holding()
+    stats = {r.service: r.stats for r in records if isinstance(r, ServiceSpanStats)}
+    expected = {s.service: s.model_dump(mode="json") for s in per_line.flush()}
+    assert stats == expected
+    frontend = {op["op"]: op for op in stats["frontend"]["ops"]}["/checkout"]
+    assert (frontend["entries"], frontend["latency_ms"], frontend["self_ms"]) == (1, [100.0], [30.0])
+    (edge,) = stats["orders"]["edges"]
+    assert (edge["caller"], edge["client_ms"], edge["server_ms"], edge["gap_ms"]) == ("frontend", [70.0], [40.0],
+                                                                                       [30.0])
+    assert not [r for r in (decode_condensed(v) for _, v in condenser.drain()) if isinstance(r, ServiceSpanStats)]
+
+
+def test_spans_without_a_kind_give_the_edge_from_parent_to_child_service():
+    condenser = SpanCondenser(SETTINGS)
+    for value in _two_service_requests():
+        condenser.add("otlp", value)
+    edges = [(r.caller, r.callee, r.calls) for r in (decode_condensed(v) for _, v in condenser.drain())
+             if r.__class__.__name__ == "CallEdge"]
+    assert edges == [("frontend", "orders", 1)]
+
+
+def test_service_stats_parts_reach_the_detector_once_per_bucket_whole():
+    from streams.condense.records import ServiceSpanStats
+    from streams.condense.to_signals import ServiceStatsBuckets
+
+    wall = [0.0]
+    buckets = ServiceStatsBuckets(grace_s=15.0, idle_s=10.0, wall=lambda: wall[0])
+
+    def part(start: float, entries: int) -> ServiceSpanStats:
+        stats = {"service": "orders", "bucket_start": datetime.fromtimestamp(start, UTC).isoformat(), "bucket_s": 10,
+                 "ops": [{"op": "/orders", "spans": entries, "entries": entries, "latency_ms": [10.0] * entries,
+                          "self_ms": [5.0] * entries}]}
+        return ServiceSpanStats(service="orders", bucket_start=start, stats=stats)
+
+    assert buckets.add(part(100.0, 2)) == [] and buckets.add(part(100.0, 3)) == []
+    assert buckets.add(part(110.0, 1)) == []  # its end (110) + 15 s grace not reached yet
+    (closed,) = buckets.add(part(120.0, 1))
+    assert (closed.bucket_start.timestamp(), closed.ops[0].entries, len(closed.ops[0].latency_ms)) == (100.0, 5, 5)
+    assert buckets.poll() == []
+    wall[0] = 10.0  # no part for idle_s: the rest is all there will be
+    assert [(s.bucket_start.timestamp(), s.ops[0].entries) for s in buckets.poll()] == [(110.0, 1), (120.0, 1)]
+
+
+def test_held_traces_are_read_once_quiet_in_event_time_or_when_too_many():
+    from streams.anomaly.traces import TraceCondenserConfig
+    from streams.condense.held_traces import HeldTraces
+
+    condenser = SpanCondenser(SETTINGS)
+    views = [condenser._view(span) for value in _two_service_requests() for span in decode_spans(value, SETTINGS)]
+    later = [v._replace(trace_id="f" * 32, span_id="00000000000000c1", parent_id=None, end_s=v.end_s + 6.0)
+             for v in views[:1]]
+    held = HeldTraces(TraceCondenserConfig.from_settings(SETTINGS), force_after_s=1e9, wall=lambda: 0.0)
+    held.add(views)
+    assert held.read() == [] and held.holding()
+    held.add(later)  # event time 6 s on: the first trace has been quiet for longer than trace_idle_s (5 s)
+    assert {r.service for r in held.read()} == {"frontend", "orders"}
+    assert held.holding()  # the later trace is still open
+    small = HeldTraces(TraceCondenserConfig.from_settings(SETTINGS), force_after_s=1e9, max_spans=1,
+                       wall=lambda: 0.0)
+    small.add(views)
+    assert {r.service for r in small.read()} == {"frontend", "orders"} and not small.holding()
