@@ -299,9 +299,10 @@ class Settings(BaseSettings):
         None, description="this condensing process's stable name (e.g. the pod name), part of its transactional "
         "id: a restarted process with the same name aborts what its predecessor left open at once; unset: "
         "host and pid, and a crashed process's open flush blocks read_committed readers until it times out (30 s)")
-    condense_trace_stats: bool = Field(True, description="the span condenser also holds each trace until it goes "
+    condense_trace_stats: bool = Field(False, description="the span condenser also holds each trace until it goes "
                                        "quiet and reads it whole, for the span detector (own time, time on the "
-                                       "wire, entry latency); false: counts and edges only, about twice as fast")
+                                       "wire, entry latency); it costs about half the stage's spans/s, so it is off "
+                                       "by default: counts and edges only")
     condense_in_worker: bool = Field(True, description="`aiops worker` runs the condensing loops in threads; "
                                      "false when `aiops condense logs|spans` run as processes of their own")
     canonical_lines: Literal["off", "all"] = Field(

@@ -31,7 +31,7 @@ from tests.streams.ingest.samples import (
     vector_line,
 )
 
-SETTINGS = Settings()
+SETTINGS = Settings(condense_trace_stats=True)  # the whole-trace statistics are tested here too
 LINES = [
     to_json_bytes(vector_line()),
     to_json_bytes(fluentbit_line()),
