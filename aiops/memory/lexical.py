@@ -27,27 +27,32 @@ from aiops.memory.documents import MemoryRecord
 
 BM25_K1 = 1.5  # Milvus' defaults (index params bm25_k1 / bm25_b), which the collection does not override
 BM25_B = 0.75
-_NO_TERM = np.iinfo(np.int32).max
+_EMPTY_ROWS = np.zeros(0, dtype=np.int32)
+_EMPTY_WEIGHTS = np.zeros(0, dtype=np.float32)
 
 
 class _Column:
-    """A numpy array that grows by appends, cheaply: appends wait in a list until the array is read."""
+    """A numpy array that grows by appends: appends wait in a list, `seal` turns them into a chunk (the slow,
+    per-element part, paid once on the write path), and reading joins the chunks (a copy)."""
 
     def __init__(self, dtype: Any) -> None:
-        self._array = np.zeros(0, dtype=dtype)
+        self._dtype = dtype
+        self._chunks: list[np.ndarray] = [np.zeros(0, dtype=dtype)]
         self._pending: list[Any] = []
 
     def append(self, value: Any) -> None:
         self._pending.append(value)
 
-    def array(self) -> np.ndarray:
+    def seal(self) -> None:
         if self._pending:
-            self._array = np.concatenate([self._array, np.asarray(self._pending, dtype=self._array.dtype)])
-            self._pending.clear()
-        return self._array
+            self._chunks.append(np.asarray(self._pending, dtype=self._dtype))
+            self._pending = []
 
-    def __len__(self) -> int:
-        return len(self._array) + len(self._pending)
+    def array(self) -> np.ndarray:
+        self.seal()
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0]
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,9 @@ class LexicalIndex:
         self._length = _Column(np.float64)
         self._order = _Column(np.int64)
         self._alive = _Column(np.bool_)
+        # For unfiltered searches, which depend only on the live rows: dropped on every write.
+        self._cached_statistics: tuple[int, float] | None = None
+        self._cached_postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
         return len(self._row_of)
@@ -106,7 +114,10 @@ class LexicalIndex:
         """Insert records, or replace them by id."""
         analysed = [(record, self._terms(record.text)) for record in records]  # outside the lock: the slow part
         with self._lock:
+            self._forget_cached()
             alive = self._alive.array() if any(r.id in self._row_of for r, _ in analysed) else None
+            touched_terms: set[int] = set()
+            touched_services: set[str] = set()
             for record, terms in analysed:
                 old = self._row_of.get(record.id)
                 if old is not None and alive is not None:
@@ -123,22 +134,36 @@ class LexicalIndex:
                 self._alive.append(True)
                 for service in set(record.services):
                     self._by_service.setdefault(service, _Column(np.int32)).append(row)
+                    touched_services.add(service)
                 for term, tf in terms.items():
                     posting = self._postings.get(term)
                     if posting is None:
                         posting = self._postings[term] = (_Column(np.int32), _Column(np.float32))
                     posting[0].append(row)
                     posting[1].append(tf)
+                    touched_terms.add(term)
+            for column in [self._kind, self._length, self._order, self._alive]:
+                column.seal()
+            for service in touched_services:
+                self._by_service[service].seal()
+            for term in touched_terms:
+                for column in self._postings[term]:
+                    column.seal()
 
     def remove(self, ids: Iterable[str]) -> None:
         """Forget records by id (unknown ids are ignored); a record added again later goes last in tie order."""
         with self._lock:
+            self._forget_cached()
             alive = self._alive.array()
             for doc_id in ids:
                 row = self._row_of.pop(doc_id, None)
                 if row is not None:
                     alive[row] = False
                     del self._order_of[doc_id]
+
+    def _forget_cached(self) -> None:
+        self._cached_statistics = None
+        self._cached_postings.clear()
 
     # --- reads ----------------------------------------------------------------------------------------
     def search(self, query: str, top_k: int, kinds: Sequence[str] | None = None,
@@ -148,16 +173,20 @@ class LexicalIndex:
         if top_k < 1 or not query_terms:
             return []
         with self._lock:
-            valid = self._valid(kinds, services)
-            count = int(np.count_nonzero(valid))
+            valid = self._valid(kinds, services) if kinds or services else None
+            count, avgdl = self._statistics(valid)
             if count == 0:
                 return []
-            lengths = self._length.array()
-            avgdl = float(lengths[valid].sum()) / count or 1.0
-            scores, first_term = self._score(query_terms, valid, lengths.astype(np.float32), count, avgdl)
-            rows = self._top(scores, first_term, top_k)
+            scores = np.zeros(len(self._rows), dtype=np.float32)
+            matched_by_term = []
+            for term, weight in query_terms.items():
+                rows, tf_norm = self._posting(term, valid, avgdl)
+                matched_by_term.append(rows)
+                if len(rows):
+                    idf = math.log((count - len(rows) + 0.5) / (len(rows) + 0.5) + 1.0)
+                    scores[rows] += (np.float32(idf) * tf_norm) * np.float32(weight)
             hits = []
-            for row in rows:
+            for row in self._top(scores, matched_by_term, top_k):
                 doc_id, kind, title, services = self._rows[row]
                 hits.append(LexicalHit(doc_id, kind, title, list(services), float(scores[row])))
             return hits
@@ -176,39 +205,49 @@ class LexicalIndex:
             valid &= named
         return valid
 
-    def _score(self, query_terms: dict[int, float], valid: np.ndarray, lengths: np.ndarray, count: int,
-               avgdl: float) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 per row, and the index of the first query term each row matched (for Milvus' tie order).
+    def _statistics(self, valid: np.ndarray | None) -> tuple[int, float]:
+        """How many rows take part, and their average length (1.0 when there is none, as in Milvus Lite)."""
+        if valid is None:
+            if self._cached_statistics is None:
+                self._cached_statistics = self._statistics(self._alive.array())
+            return self._cached_statistics
+        count = int(np.count_nonzero(valid))
+        return count, (float(self._length.array()[valid].sum()) / count if count else 0.0) or 1.0
+
+    def _posting(self, term: int, valid: np.ndarray | None, avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+        """The term's rows among `valid` (live rows when None) and their BM25 term weights, cached for live rows.
 
         The arithmetic mirrors Milvus Lite's scalar loop, where a Python float meeting a numpy float32 is cast
         to float32 first (NEP 50): the same operations in the same order give the same float32 scores.
         """
-        k1, b = BM25_K1, BM25_B
-        scores = np.zeros(len(valid), dtype=np.float32)
-        first_term = np.full(len(valid), _NO_TERM, dtype=np.int32)
-        for index, (term, weight) in enumerate(query_terms.items()):
-            posting = self._postings.get(term)
-            if posting is None:
-                continue
-            rows, tf = posting[0].array(), posting[1].array()
-            keep = valid[rows]
+        if valid is None and term in self._cached_postings:
+            return self._cached_postings[term]
+        posting = self._postings.get(term)
+        if posting is None:
+            return _EMPTY_ROWS, _EMPTY_WEIGHTS
+        rows, tf = posting[0].array(), posting[1].array()
+        keep = (self._alive.array() if valid is None else valid)[rows]
+        if not keep.all():
             rows, tf = rows[keep], tf[keep]
-            if not len(rows):
-                continue
-            df = len(rows)
-            idf = math.log((count - df + 0.5) / (df + 0.5) + 1.0)
-            norm = np.float32(k1) * (np.float32(1.0 - b) + np.float32(b) * lengths[rows] / np.float32(avgdl))
-            tf_norm = (tf.astype(np.float64) * (k1 + 1.0)).astype(np.float32) / (tf + norm)
-            scores[rows] += (np.float32(idf) * tf_norm) * np.float32(weight)
-            first_term[rows] = np.minimum(first_term[rows], index)
-        return scores, first_term
+        k1, b = BM25_K1, BM25_B
+        lengths = self._length.array()[rows].astype(np.float32)
+        norm = np.float32(k1) * (np.float32(1.0 - b) + np.float32(b) * lengths / np.float32(avgdl))
+        tf_norm = (tf.astype(np.float64) * (k1 + 1.0)).astype(np.float32) / (tf + norm)
+        if valid is None:
+            self._cached_postings[term] = (rows, tf_norm)
+        return rows, tf_norm
 
-    def _top(self, scores: np.ndarray, first_term: np.ndarray, top_k: int) -> np.ndarray:
-        """Rows by score descending; ties by first matching query term, then first insertion."""
-        matched = np.flatnonzero(first_term != _NO_TERM)
+    def _top(self, scores: np.ndarray, matched_by_term: list[np.ndarray], top_k: int) -> np.ndarray:
+        """Rows by score descending; ties as Milvus Lite leaves them: first matching query term, first insertion."""
+        matched = np.flatnonzero(scores)  # every matched row scores > 0: idf > 0 and tf > 0
         if len(matched) > top_k:
             kth = np.partition(scores[matched], len(matched) - top_k)[len(matched) - top_k]
             matched = matched[scores[matched] >= kth]  # every row tied with the k-th stays in the running
-        order = np.lexsort((self._order.array()[matched], first_term[matched], -scores[matched]))
+        first_term = np.full(len(matched), len(matched_by_term), dtype=np.int32)
+        for index in reversed(range(len(matched_by_term))):  # posting rows ascend, so binary search finds them
+            rows = matched_by_term[index]
+            if len(rows):
+                at = np.minimum(np.searchsorted(rows, matched), len(rows) - 1)
+                first_term[rows[at] == matched] = index
+        order = np.lexsort((self._order.array()[matched], first_term, -scores[matched]))
         return matched[order[:top_k]]
-
