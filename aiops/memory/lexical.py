@@ -115,13 +115,13 @@ class LexicalIndex:
         analysed = [(record, self._terms(record.text)) for record in records]  # outside the lock: the slow part
         with self._lock:
             self._forget_cached()
-            alive = self._alive.array() if any(r.id in self._row_of for r, _ in analysed) else None
+            retired = []  # rows replaced by this call (ids repeated within it too: the last one wins, as in Milvus)
             touched_terms: set[int] = set()
             touched_services: set[str] = set()
             for record, terms in analysed:
                 old = self._row_of.get(record.id)
-                if old is not None and alive is not None:
-                    alive[old] = False
+                if old is not None:
+                    retired.append(old)
                 row = len(self._rows)
                 self._rows.append((record.id, record.kind, record.title, list(record.services)))
                 self._row_of[record.id] = row
@@ -144,6 +144,8 @@ class LexicalIndex:
                     touched_terms.add(term)
             for column in [self._kind, self._length, self._order, self._alive]:
                 column.seal()
+            if retired:
+                self._alive.array()[retired] = False
             for service in touched_services:
                 self._by_service[service].seal()
             for term in touched_terms:

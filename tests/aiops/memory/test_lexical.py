@@ -39,6 +39,8 @@ def corpus_store(tmp_path_factory: pytest.TempPathFactory) -> MemoryStore:
         store.upsert([MemoryRecord(id=r.id, kind=r.kind, title=r.title, services=r.services, text=r.text + " disk")
                       for r in records[30:40]])
         store.delete([r.id for r in records[50:60]])
+        store.upsert([records[60], MemoryRecord(id=records[60].id, kind="note", title="twice in one call",
+                                                services=[], text="disk full twice")])  # the last one wins
         store.upsert(records[50:55])  # deleted, then back: last in the tie order
         yield store
 
