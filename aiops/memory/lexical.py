@@ -27,6 +27,7 @@ from aiops.memory.documents import MemoryRecord
 
 BM25_K1 = 1.5  # Milvus' defaults (index params bm25_k1 / bm25_b), which the collection does not override
 BM25_B = 0.75
+_MAX_CHUNKS = 32
 _EMPTY_ROWS = np.zeros(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.zeros(0, dtype=np.float32)
 
@@ -47,6 +48,8 @@ class _Column:
         if self._pending:
             self._chunks.append(np.asarray(self._pending, dtype=self._dtype))
             self._pending = []
+            if len(self._chunks) > _MAX_CHUNKS:  # a small array costs ~100 bytes of its own: keep few of them
+                self._chunks = [np.concatenate(self._chunks)]
 
     def array(self) -> np.ndarray:
         self.seal()
