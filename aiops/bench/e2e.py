@@ -19,8 +19,9 @@ import httpx
 from confluent_kafka import Consumer
 
 from aiops.bench.errors import BenchError
-from aiops.bench.hops import Sent, breakdown, percentile
+from aiops.bench.hops import Sent, breakdown
 from aiops.bench.stack import BackgroundLoad, Stack, pipeline
+from aiops.bench.stats import percentile
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
 from aiops.core.topics import PROPOSALS

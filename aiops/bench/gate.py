@@ -6,7 +6,6 @@ round trip to the same OPA (GET /health) in the same run, so the ratio shows wha
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from aiops.bench.stats import percentile
 from aiops.core.settings import Settings
 from aiops.gatekeeper.binding import action_hash
 from aiops.gatekeeper.policy import PolicyClient
@@ -64,9 +64,6 @@ def inputs(count: int) -> list[dict[str, Any]]:
     return found
 
 
-def _p(values: list[float], q: float) -> float:
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 3)
-
 
 async def _run(settings: Settings, rate: float, seconds: float) -> GateResult:
     count = max(10, int(rate * seconds))
@@ -99,8 +96,8 @@ async def _run(settings: Settings, rate: float, seconds: float) -> GateResult:
             async with session.get(f"{settings.opa_url}/health") as response:
                 await response.read()
             baseline.append((time.perf_counter() - asked) * 1000)
-    return GateResult(rate, count, allowed, _p(latencies, 0.5), _p(latencies, 0.99), round(max_rate, 1),
-                      _p(baseline, 0.5), _p(baseline, 0.99))
+    return GateResult(rate, count, allowed, percentile(latencies, 0.5, 3), percentile(latencies, 0.99, 3),
+                      round(max_rate, 1), percentile(baseline, 0.5, 3), percentile(baseline, 0.99, 3))
 
 
 def run(settings: Settings, rate: float = 100.0, seconds: float = 10.0) -> GateResult:

@@ -9,11 +9,11 @@ from one stage's record to the next one's: webhook → aiops.alerts.raw (the bri
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from aiops.bench.stats import percentile
 from aiops.core.settings import Settings
 from aiops.core.topics import ALERTS, INCIDENTS, PROPOSALS, RAW_ALERTS, SIGNALS
 
@@ -77,8 +77,3 @@ def breakdown(settings: Settings, sent: list[Sent]) -> dict[str, dict[str, float
     return {name: {"p50_ms": percentile(values, 0.5), "p99_ms": percentile(values, 0.99)}
             for name, values in hops.items() if values}
 
-
-def percentile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return round(values[0], 1) if values else 0.0
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 1)

@@ -9,12 +9,12 @@ names, services and surging log templates.
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from aiops.bench.stats import percentile
 from aiops.bench.telemetry import SERVICES
 from aiops.memory.documents import MemoryRecord
 from aiops.memory.store import MemoryStore
@@ -80,9 +80,6 @@ def _latencies(store: MemoryStore, queries: list[str]) -> list[float]:
     return found
 
 
-def _p(values: list[float], q: float) -> float:
-    return round(statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1], 2)
-
 
 def run(docs: int, queries: int = 300, work_dir: Path | None = None) -> MemoryResult:
     asked = _queries(queries)
@@ -95,5 +92,6 @@ def run(docs: int, queries: int = 300, work_dir: Path | None = None) -> MemoryRe
             large.upsert(incidents(docs))
             insert_s = time.perf_counter() - started
             measured = _latencies(large, asked)
-    return MemoryResult(docs, queries, round(docs / insert_s, 1), _p(measured, 0.5), _p(measured, 0.99),
-                        SMALL_STORE, _p(baseline, 0.5), _p(baseline, 0.99))
+    return MemoryResult(docs, queries, round(docs / insert_s, 1), percentile(measured, 0.5, 2),
+                        percentile(measured, 0.99, 2), SMALL_STORE, percentile(baseline, 0.5, 2),
+                        percentile(baseline, 0.99, 2))
