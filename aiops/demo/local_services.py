@@ -5,6 +5,7 @@ the demo's approver keys in its data."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,26 @@ from typing import Any
 from urllib.parse import unquote
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A port free now, for a process started next. Chosen below the kernel's ephemeral range: a port the kernel
+    hands out (`bind(0)`) is also the local end of any outgoing connection made meanwhile (a Kafka client's), and
+    on a busy machine one of those took a demo process's port between this check and its bind."""
+    low = _ephemeral_low()
+    for _ in range(50):
+        port = random.randrange(10_000, low) if low > 11_000 else 0  # noqa: S311 (a port, not a secret)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
