@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from aiops.core.deadletter import read_headers
+from aiops.core.watermarks import watermarks
 
 Items = Sequence[tuple[bytes | None, bytes | None]]
 
@@ -115,7 +116,7 @@ class TopicReader:
         """Everything up to the current end of each partition (for exact counts)."""
         ends = {}
         for tp in self.partitions:
-            _low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+            _low, high = watermarks(self.consumer, tp)
             ends[tp.partition] = high
         deadline = time.monotonic() + timeout_s
         while True:

@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from aiops.bench.stats import percentile
 from aiops.core.settings import Settings
 from aiops.core.topics import ALERTS, INCIDENTS, PROPOSALS, RAW_ALERTS, SIGNALS
+from aiops.core.watermarks import watermarks
 
 # (hop name, topic the hop ends on, whether the record names the alert's fingerprint or its incident id)
 HOPS = [("bridge", RAW_ALERTS, "fingerprint"), ("normalize", ALERTS, "fingerprint"),
@@ -38,7 +39,7 @@ def _timestamps(settings: Settings, topic: str, needles: set[str], timeout_s: fl
     try:
         name = settings.topic(topic)
         partitions = consumer.list_topics(name, timeout=timeout_s).topics[name].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=timeout_s)[1] for p in partitions}
+        ends = {p: watermarks(consumer, TopicPartition(name, p), timeout_s)[1] for p in partitions}
         consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
         remaining = {p for p, end in ends.items() if end > 0}
         while remaining:

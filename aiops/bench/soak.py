@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 from aiops.bench.stack import BackgroundLoad, pipeline
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS_CONDENSED, OTLP_SPANS, RAW_LOGS, SIGNALS, SPANS_CONDENSED
+from aiops.core.watermarks import watermarks
 
 
 @dataclass
@@ -54,7 +55,7 @@ def lag(group_topics: dict[str, list[str]], bootstrap: str) -> dict[str, int]:
                 metadata = reader.list_topics(topic, timeout=10).topics[topic]
                 committed = reader.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=10)
                 for tp in committed:
-                    low, high = reader.get_watermark_offsets(tp, timeout=10)
+                    low, high = watermarks(reader, tp)
                     total += high - (tp.offset if tp.offset >= 0 else low)
         finally:
             reader.close()

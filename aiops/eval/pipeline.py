@@ -39,6 +39,7 @@ from aiops.core.topics import (
     SPANS_CONDENSED,
     create_topics,
 )
+from aiops.core.watermarks import watermarks
 from aiops.demo.replay import Recording, replay
 from aiops.eval.cases import Case
 from aiops.stack.process import stop_group
@@ -120,7 +121,7 @@ class _Lag:
             offsets = future[group].result(timeout=10).topic_partitions
             committed = {(tp.topic, tp.partition): tp.offset for tp in offsets}
             for tp in partitions:
-                _, high = self.probe.get_watermark_offsets(tp, timeout=10)
+                _, high = watermarks(self.probe, tp)
                 behind = high - max(committed.get((tp.topic, tp.partition), -1), 0)
                 # The correlator's clock ticks through aiops.signals every second: a few records there is idle.
                 if tp.topic == ticks:

@@ -17,6 +17,7 @@ from aiops.core.avro import codec_for
 from aiops.core.errors import SerializationError
 from aiops.core.settings import Settings
 from aiops.core.topics import GATEKEEPER_LEDGER, PROPOSALS
+from aiops.core.watermarks import watermarks
 from aiops.gatekeeper.bounds import decode_proposal
 from aiops.gatekeeper.errors import ProposalAmbiguous, ProposalNotFound
 from aiops.gatekeeper.ledger import ProposalState
@@ -67,8 +68,8 @@ def choose(proposal_id: str, candidates: list[Candidate], ledger_proposal: Propo
     return Considered(first.proposal, first.partition, first.offset, ledger_status, len(later))
 
 
-def _has_records(watermarks: tuple[int, int]) -> bool:
-    low, high = watermarks
+def _has_records(offsets: tuple[int, int]) -> bool:
+    low, high = offsets
     return high > low
 
 
@@ -86,7 +87,7 @@ def _records_keyed(settings: Settings, topic: str, key: bytes, timeout_s: float,
             raise ProposalNotFound(f"topic {topic} does not exist on {settings.kafka_bootstrap}")
         wanted = [p for p in metadata.partitions if partitions is None or p in partitions]
         assigned = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in wanted]
-        pending = {tp.partition for tp in assigned if _has_records(consumer.get_watermark_offsets(tp, timeout_s))}
+        pending = {tp.partition for tp in assigned if _has_records(watermarks(consumer, tp, timeout_s))}
         consumer.assign(assigned)
         while pending:
             if time.monotonic() > deadline:

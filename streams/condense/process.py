@@ -24,6 +24,7 @@ from aiops.core.deadletter import VALUE_DROPPED, DeadLetter, RawMessage, dead_le
 from aiops.core.errors import AiopsError
 from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
+from aiops.core.watermarks import watermarks
 from streams.ingest.verdicts import Rejected
 
 log = logging.getLogger(__name__)
@@ -117,13 +118,19 @@ class CondenseLoop:
         reader = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"{self.group_id}.state",
                            "enable.auto.commit": False, "isolation.level": "read_committed"})
         try:
-            metadata = reader.list_topics(self.state_topic, timeout=10).topics.get(self.state_topic)
-            if metadata is None or metadata.error is not None:
-                raise CondenseError(f"state topic {self.state_topic} is not readable: "
-                                    f"{getattr(metadata, 'error', 'missing')}")
+            # A state topic created a moment ago may not have a leader yet: ask again for a few seconds.
+            settle_until = time.monotonic() + 10
+            while True:
+                metadata = reader.list_topics(self.state_topic, timeout=10).topics.get(self.state_topic)
+                if metadata is not None and metadata.error is None:
+                    break
+                if time.monotonic() > settle_until:
+                    raise CondenseError(f"state topic {self.state_topic} is not readable: "
+                                        f"{getattr(metadata, 'error', 'missing')}")
+                time.sleep(0.2)
             ends = {}
             for partition in metadata.partitions:
-                low, high = reader.get_watermark_offsets(TopicPartition(self.state_topic, partition), timeout=10)
+                low, high = watermarks(reader, TopicPartition(self.state_topic, partition))
                 if high > low:
                     ends[partition] = high
             reader.assign([TopicPartition(self.state_topic, p, 0) for p in ends])

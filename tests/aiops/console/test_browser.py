@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -161,7 +162,9 @@ def gate_text(driver: Any, proposal_id: str) -> str:
 
 
 def press(driver: Any, key: str) -> None:
-    driver.switch_to.active_element.send_keys(key)
+    # To whatever has focus when the key lands: resolving the focused element first goes stale when the page
+    # re-renders the list in between (it did in CI).
+    ActionChains(driver).send_keys(key).perform()
 
 
 def test_approve_in_the_browser_and_see_the_execution(demo: Demo, tmp_path: Path):
