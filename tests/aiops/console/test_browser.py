@@ -167,6 +167,12 @@ def press(driver: Any, key: str) -> None:
     ActionChains(driver).send_keys(key).perform()
 
 
+def focused(driver: Any, attribute: str) -> str | None:
+    # Read in the page, for the same reason as press.
+    return driver.execute_script("return document.activeElement && document.activeElement.getAttribute(arguments[0])",
+                                 attribute)
+
+
 def test_approve_in_the_browser_and_see_the_execution(demo: Demo, tmp_path: Path):
     with chromium(1280, 900) as driver:
         log_in(driver, demo)
@@ -214,9 +220,9 @@ def test_approve_in_the_browser_and_see_the_execution(demo: Demo, tmp_path: Path
         driver.find_element(By.TAG_NAME, "body").click()
         for _ in range(10):
             press(driver, "j")
-            if driver.switch_to.active_element.get_attribute("data-proposal") == proposal_id:
+            if focused(driver, "data-proposal") == proposal_id:
                 break
-        assert driver.switch_to.active_element.get_attribute("data-proposal") == proposal_id
+        assert focused(driver, "data-proposal") == proposal_id
         press(driver, "a")
         dialog = wait_until(lambda: driver.find_element(By.ID, "decide"), 10, "the dialog")
         wait_until(lambda: "enrolled as dana" in driver.find_element(By.ID, "decide-key").text, 30,
