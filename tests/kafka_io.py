@@ -143,9 +143,12 @@ def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
             pass
 
 
-def delete_prefixed_topics(bootstrap: str, prefix: str) -> None:
+
+
+def topics_starting(bootstrap: str, prefix: str) -> set[str]:
+    """The broker's topics whose names start with prefix."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    delete_topics(bootstrap, [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefix)])
+    return {name for name in admin.list_topics(timeout=30).topics if name.startswith(prefix)}
 
 
 # --- factory fixtures ------------------------------------------------------------------------------

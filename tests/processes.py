@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from aiops.core.settings import Settings
-from aiops.core.topics import LOGS, RAW_LOGS, create_topics
+from aiops.core.topics import LOGS, RAW_LOGS, create_topics, delete_prefixed_topics
 from aiops.demo.local_services import free_port
 from aiops.memory.client import MemoryClient
 from aiops.stack.process import stop_group
-from tests.kafka_io import TopicReader, delete_prefixed_topics, produce
+from tests.kafka_io import TopicReader, produce
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 

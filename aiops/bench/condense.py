@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, KafkaError
 from aiops.bench.errors import BenchError
 from aiops.bench.ingest import produce
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import create_topics, delete_prefixed_topics
 
 
 @dataclass
@@ -79,10 +79,17 @@ def consume_only(settings: Settings, topic: str, count: int, timeout_s: float) -
 
 
 def run(settings: Settings, stage: str, values: list[bytes], inputs: int, timeout_s: float = 600.0) -> CondenseResult:
-    from streams.condense.stages import build_loop
-
     bench = bench_settings(settings, canonical_lines="off")  # the line-rate mode: condensers read the raw inputs
     create_topics(bench)
+    try:
+        return _measure(bench, stage, values, inputs, timeout_s)
+    finally:
+        delete_prefixed_topics(bench.kafka_bootstrap, bench.topic_prefix)
+
+
+def _measure(bench: Settings, stage: str, values: list[bytes], inputs: int, timeout_s: float) -> CondenseResult:
+    from streams.condense.stages import build_loop
+
     source = bench.topic("aiops.logs.raw" if stage == "logs" else "otlp_spans")
     produce(bench, source, values)
     baseline_s = consume_only(bench, source, len(values), timeout_s)

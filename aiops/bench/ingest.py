@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from aiops.bench.errors import BenchError
 from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
-from aiops.core.topics import LOGS, RAW_LOGS, create_topics
+from aiops.core.topics import LOGS, RAW_LOGS, create_topics, delete_prefixed_topics
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
 
@@ -105,6 +105,14 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     bench = Settings(**{**settings.model_dump(exclude={"topic_prefix", "default_partitions"}),
                         "topic_prefix": prefix, "default_partitions": 1})
     create_topics(bench)
+    try:
+        return _measure(bench, records, timeout_s, log_dir)
+    finally:
+        delete_prefixed_topics(bench.kafka_bootstrap, prefix)
+
+
+def _measure(bench: Settings, records: int, timeout_s: float, log_dir: Path | None) -> IngestResult:
+    prefix = bench.topic_prefix
     raw, canonical = bench.topic(RAW_LOGS), bench.topic(LOGS)
     produce_rate = produce(bench, raw, log_lines(records))
 
@@ -112,7 +120,7 @@ def run(settings: Settings, records: int, timeout_s: float = 300.0, log_dir: Pat
     baseline = (records - 1) / (last - first) if last > first else float(records)
 
     env = {**os.environ, "AIOPS_TOPIC_PREFIX": prefix, "AIOPS_DEFAULT_PARTITIONS": "1",
-           "AIOPS_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0",
+           "AIOPS_KAFKA_BOOTSTRAP": bench.kafka_bootstrap, "AIOPS_WORKER_METRICS_PORT": "0",
            "AIOPS_CANONICAL_LINES": "all"}  # the per-line normalize agents, which this measures
     log_path = (log_dir or bench.state_dir) / f"bench-{prefix.rstrip('.')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from confluent_kafka import Producer
 from aiops.bench.telemetry import line_templates, trace_requests
 from aiops.core.produce import produce_waiting
 from aiops.core.settings import Settings
-from aiops.core.topics import OTLP_SPANS, RAW_LOGS, create_topics
+from aiops.core.topics import OTLP_SPANS, RAW_LOGS, create_topics, delete_prefixed_topics
 from aiops.demo.local_services import free_port
 from aiops.demo.processes import Processes, wait_for_health
 from aiops.demo.run import start_memory
@@ -70,6 +70,7 @@ def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, st
             yield stack
         finally:
             processes.stop()
+            delete_prefixed_topics(settings.kafka_bootstrap, prefix)
 
 
 class BackgroundLoad:

@@ -140,3 +140,21 @@ def create_topics(settings: Settings, specs: tuple[TopicSpec, ...] = CATALOG,
                 else:
                     raise
     return result
+
+
+def delete_prefixed_topics(bootstrap: str, prefix: str, timeout_s: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with prefix (a run's catalog copy and its worker's changelogs all
+    carry the run's prefix), so that benchmarks and evaluations leave a long-lived broker as they found it.
+    Returns the names asked for; ones already gone are fine."""
+    from confluent_kafka.admin import AdminClient
+
+    if not prefix:
+        raise ValueError("refusing to delete every topic: the prefix is empty")
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    names = sorted(name for name in admin.list_topics(timeout=timeout_s).topics if name.startswith(prefix))
+    for future in admin.delete_topics(names, operation_timeout=timeout_s).values() if names else []:
+        try:
+            future.result(timeout=timeout_s)
+        except Exception:  # noqa: S110 - already gone is fine; a leftover topic harms nothing
+            pass
+    return names

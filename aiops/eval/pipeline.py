@@ -38,6 +38,7 @@ from aiops.core.topics import (
     SPANS,
     SPANS_CONDENSED,
     create_topics,
+    delete_prefixed_topics,
 )
 from aiops.core.watermarks import watermarks
 from aiops.demo.replay import Recording, replay
@@ -212,18 +213,5 @@ def run_case(case: Case, base: Settings, log_dir: Path, speed: float = 10.0, max
         stop_group(worker)
     snapshots = _read_incidents(settings)
     if not keep_topics:
-        _delete_topics(settings, prefix)
+        delete_prefixed_topics(settings.kafka_bootstrap, prefix)
     return PipelineRun(snapshots, time.monotonic() - started, prefix)
-
-
-def _delete_topics(settings: Settings, prefix: str) -> None:
-    """The run's own topics (its catalog copy and the worker's changelogs all carry its prefix)."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    names = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
-    for future in admin.delete_topics(names, operation_timeout=30).values() if names else []:
-        try:
-            future.result(timeout=30)
-        except Exception:  # noqa: S110 - already gone is fine; a leftover topic harms nothing
-            pass

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from tests.kafka_io import topics_starting
 from tests.processes import AIOPS
 
 pytestmark = pytest.mark.integration
@@ -18,9 +19,11 @@ def bench(services, tmp_path, *args: str, timeout: float = 300) -> dict:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("AIOPS_")},
            "AIOPS_KAFKA_BOOTSTRAP": services.kafka_bootstrap, "AIOPS_OPA_URL": services.opa_url,
            "AIOPS_STATE_DIR": str(tmp_path)}
+    before = topics_starting(services.kafka_bootstrap, "bench-")
     result = subprocess.run([AIOPS, "bench", *args, "--json"], capture_output=True, text=True, timeout=timeout,
                             check=False, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert topics_starting(services.kafka_bootstrap, "bench-") <= before, "the bench left its topics on the broker"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -17,12 +17,12 @@ from aiokafka import AIOKafkaConsumer
 from aiops.console.server import ConsoleService
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import create_topics, delete_prefixed_topics
 from aiops.gatekeeper.keys import KeyStore
 from aiops.gatekeeper.tokens import sign_approval
 from tests import samples
 from tests.aiops.gatekeeper.conftest import wait_for_leaders
-from tests.kafka_io import delete_prefixed_topics, produce
+from tests.kafka_io import produce
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,10 @@ from confluent_kafka.admin import AdminClient
 
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
-from aiops.core.topics import CATALOG, create_topics
+from aiops.core.topics import CATALOG, create_topics, delete_prefixed_topics
 from aiops.gatekeeper.keys import ApproverKey, KeyStore
 from tests.aiops.gatekeeper.doubles import OpaServer, PlatformCtlServer
 from tests.aiops.gatekeeper.harness import APPROVERS, UNREGISTERED, Harness, TopicReader
-from tests.kafka_io import delete_prefixed_topics
 
 
 @pytest.fixture(scope="session")

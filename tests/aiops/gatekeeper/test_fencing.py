@@ -19,13 +19,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from aiops.core.avro import codec_for
-from aiops.core.topics import create_topics
+from aiops.core.topics import create_topics, delete_prefixed_topics
 from tests.aiops.gatekeeper.conftest import prefixed_settings, wait_for_leaders
 from tests.aiops.gatekeeper.doubles import OpaServer, PlatformCtlServer
 from tests.aiops.gatekeeper.harness import Harness, TopicReader, params
 from tests.aiops.gatekeeper.opa_proxy import OpaProxy
 from tests.aiops.gatekeeper.test_crash import start_gatekeeper
-from tests.kafka_io import delete_prefixed_topics
 
 pytestmark = pytest.mark.integration
 SESSION_S = 6

@@ -10,11 +10,11 @@ from confluent_kafka.admin import AdminClient
 
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
-from aiops.core.topics import OUTCOMES, create_topics
+from aiops.core.topics import OUTCOMES, create_topics, delete_prefixed_topics
 from aiops.trust.audit import read_all
 from tests import samples
 from tests.aiops.gatekeeper.conftest import wait_for_leaders
-from tests.kafka_io import delete_prefixed_topics, produce
+from tests.kafka_io import produce
 
 pytestmark = pytest.mark.integration
 
