@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     trust_metrics_port: int = Field(9109, description="/metrics port of `aiops trust run`")
     mcp_host: str = Field("127.0.0.1", description="`aiops mcp --transport http` listen address")
     mcp_port: int = Field(8792, description="`aiops mcp --transport http` port (streamable HTTP at /mcp)")
+    mcp_token: SecretStr | None = Field(
+        None, description="`aiops mcp --transport http` requires this bearer token when set; without it the server "
+        "listens only on a loopback address")
     feed_host: str = Field("127.0.0.1", description="`aiops feed serve` listen address")
     feed_port: int = Field(9108, description="`aiops feed serve` port (JSON feed, /healthz and /metrics)")
     feed_max_records: int = Field(500, ge=1, description="latest records the feed keeps per topic")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
 
 import typer
 
@@ -18,7 +17,13 @@ def mcp(
     port: int | None = typer.Option(None, help="http: listen port (default: AIOPS_MCP_PORT)"),
     loglevel: str = typer.Option("warning", help="debug, info, warning or error (logs go to stderr)"),
 ) -> None:
-    """Serve the handbook, incidents, proposals and decisions to MCP clients; it can propose, never approve."""
+    """Serve the handbook, incidents, proposals and decisions to MCP clients; it can propose, never approve.
+
+    Over HTTP, clients send `Authorization: Bearer $AIOPS_MCP_TOKEN` when the token is set; without one the server
+    listens only on a loopback address."""
+    import uvicorn
+
+    from aiops.mcp.access import BearerTokenGuard, ExposedWithoutToken, check_exposure
     from aiops.mcp.server import build_server
 
     if transport not in ("stdio", "http"):
@@ -31,8 +36,16 @@ def mcp(
     if transport == "stdio":
         server.run("stdio")
         return
-    mode: Literal["streamable-http"] = "streamable-http"
-    server.run(mode, host=host or settings.mcp_host, port=settings.mcp_port if port is None else port)
+    listen = host or settings.mcp_host
+    token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+    try:
+        check_exposure(listen, token)
+    except ExposedWithoutToken as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    app = server.streamable_http_app(host=listen)  # the SDK's own app, as server.run("streamable-http") builds it
+    uvicorn.run(BearerTokenGuard(app, token) if token else app, host=listen,
+                port=settings.mcp_port if port is None else port, log_level=loglevel.lower())
 
 
 # The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).

@@ -12,10 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
+import httpx2
 import pytest
 import yaml
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from aiops.core.paths import PROJECT_ROOT
 from aiops.core.settings import Settings
@@ -131,4 +133,18 @@ async def test_mcp_http_snippet_reaches_the_server(world, tmp_path):
     async with http_server(world.env, tmp_path / "mcp.log") as served:
         assert urlparse(served).path == url.path
         async with Client(served) as client:
+            assert {tool.name for tool in (await client.list_tools()).tools} == MCP_TOOLS
+
+
+async def test_mcp_http_token_snippet_is_what_the_guarded_server_wants(world, tmp_path):
+    [server] = json.loads(snippet("mcp-http-token"))["mcpServers"].values()
+    assert server["type"] == "http" and urlparse(server["url"]).path == "/mcp"
+    scheme, _, placeholder = server["headers"]["Authorization"].partition(" ")
+    assert scheme == "Bearer" and "AIOPS_MCP_TOKEN" in placeholder
+    token = "snippet-token-9c2e"  # noqa: S105 - the test's own
+    async with http_server({**world.env, "AIOPS_MCP_TOKEN": token}, tmp_path / "mcp.log") as served:
+        headers = {name: value.replace(placeholder, token) for name, value in server["headers"].items()}
+        transport = streamable_http_client(served, http_client=httpx2.AsyncClient(headers=headers,
+                                                                                  timeout=httpx2.Timeout(30, read=300)))
+        async with Client(transport) as client:
             assert {tool.name for tool in (await client.list_tools()).tools} == MCP_TOOLS

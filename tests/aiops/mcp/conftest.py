@@ -20,7 +20,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from aiops.core.avro import codec_for
 from aiops.core.settings import Settings
-from aiops.core.topics import create_topics
+from aiops.core.topics import create_topics, delete_prefixed_topics
 from aiops.demo.local_services import free_port
 from aiops.memory.client import MemoryClient
 from tests import samples
@@ -50,16 +50,6 @@ def memory_service(tmp_path_factory, handbook) -> Iterator[str]:
         service.stop()
 
 
-def _delete_prefixed(settings: Settings) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    topics = [t for t in admin.list_topics(timeout=30).topics if t.startswith(settings.topic_prefix)]
-    for future in (admin.delete_topics(topics, operation_timeout=30).values() if topics else ()):
-        with contextlib.suppress(Exception):
-            future.result(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def world(settings, memory_service) -> Iterator[McpWorld]:
     prefix = f"mcp-{uuid.uuid4().hex[:8]}."
@@ -82,7 +72,7 @@ def world(settings, memory_service) -> Iterator[McpWorld]:
     try:
         yield McpWorld(world_settings, env, incident, proposal, decision)
     finally:
-        _delete_prefixed(world_settings)
+        delete_prefixed_topics(world_settings.kafka_bootstrap, prefix)
 
 
 def _port_open(port: int) -> bool:
@@ -92,10 +82,10 @@ def _port_open(port: int) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def http_server(env: dict[str, str], log: Path) -> AsyncIterator[str]:
+async def http_server(env: dict[str, str], log: Path, *args: str) -> AsyncIterator[str]:
     port = free_port()
-    with running([AIOPS, "mcp", "--transport", "http", "--port", str(port)], log, lambda: _port_open(port), env=env,
-                 timeout_s=60):
+    with running([AIOPS, "mcp", "--transport", "http", "--port", str(port), *args], log, lambda: _port_open(port),
+                 env=env, timeout_s=60):
         yield f"http://127.0.0.1:{port}/mcp"
 
 
