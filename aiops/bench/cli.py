@@ -136,12 +136,14 @@ def e2e(
     alerts: int = typer.Option(30, min=2, help="alerts timed under load (a third as many idle first)"),
     lines_per_s: int = typer.Option(10_000, min=0, help="background JSON log lines per second"),
     spans_per_s: int = typer.Option(2_000, min=0, help="background spans per second (OTLP, 50 per request)"),
+    evidence_worker: bool = typer.Option(False, "--evidence-worker", help="run the evidence agents in a worker of "
+                                         "their own (`aiops worker -a evidence`), the alert path in the other"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Alert → proposal latency through the whole pipeline, idle and under a background load."""
     from aiops.bench.e2e import run
 
-    result = run(Settings(), alerts, lines_per_s, spans_per_s)
+    result = run(Settings(), alerts, lines_per_s, spans_per_s, evidence_worker=evidence_worker)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return

@@ -40,6 +40,7 @@ class E2eResult:
     load_lines_per_s: float
     load_spans_per_s: float
     hops_under_load: dict[str, dict[str, float]] | None = None  # per stage p50/p99 (aiops/bench/hops.py)
+    evidence_worker: bool = False  # the evidence agents in a worker of their own
 
     @property
     def ratio(self) -> float:
@@ -111,8 +112,8 @@ def _post_alerts(stack: Stack, watcher: ProposalWatcher, count: int, tag: str, i
 
 def run(settings: Settings, alerts: int = 30, lines_per_s: int = 10_000, spans_per_s: int = 2_000,
         warmup_s: float = 15.0, interval_s: float = 1.0, timeout_s: float = 60.0,
-        extra_env: dict[str, str] | None = None) -> E2eResult:
-    with pipeline(settings, extra_env=extra_env) as stack:
+        extra_env: dict[str, str] | None = None, evidence_worker: bool = False) -> E2eResult:
+    with pipeline(settings, extra_env=extra_env, evidence_worker=evidence_worker) as stack:
         watcher = ProposalWatcher(stack.settings)
         sent: list[Sent] = []
         try:
@@ -132,4 +133,4 @@ def run(settings: Settings, alerts: int = 30, lines_per_s: int = 10_000, spans_p
                      idle_p50_ms=percentile(idle, 0.5), idle_p99_ms=percentile(idle, 0.99),
                      alert_to_proposal_p50_ms=percentile(loaded, 0.5),
                      alert_to_proposal_p99_ms=percentile(loaded, 0.99), load_lines_per_s=round(lines, 1),
-                     load_spans_per_s=round(spans, 1), hops_under_load=hops)
+                     load_spans_per_s=round(spans, 1), hops_under_load=hops, evidence_worker=evidence_worker)

@@ -27,6 +27,8 @@ from aiops.demo.local_services import free_port
 from aiops.demo.processes import Processes, wait_for_health
 from aiops.demo.run import start_memory
 
+EVIDENCE_APP_ID = "aiops-evidence"
+
 
 @dataclass
 class Stack:
@@ -38,7 +40,10 @@ class Stack:
 
 
 @contextmanager
-def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, str] | None = None,
+             evidence_worker: bool = False) -> Iterator[Stack]:
+    """The pipeline as processes; with evidence_worker, the evidence agents run in a worker of their own
+    (`aiops worker -a evidence --app-id aiops-evidence`) and the alert path in the other."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     bench = Settings(**{**settings.model_dump(exclude={"topic_prefix"}), "topic_prefix": prefix})
     create_topics(bench)
@@ -59,8 +64,12 @@ def pipeline(settings: Settings, *, triage: bool = True, extra_env: dict[str, st
             if triage:
                 start_memory(processes, env, bench)
                 stack.pids["memory"] = processes.children[-1][1].pid
-            groups = ["-a", "normalize", "-a", "correlate"] + (["-a", "triage"] if triage else [])
+            incidents = ["-a", "incidents"] if evidence_worker else ["-a", "correlate"]
+            groups = ["-a", "normalize", *incidents] + (["-a", "triage"] if triage else [])
             stack.pids["worker"] = processes.start("worker", ["worker", *groups, "--loglevel", "warn"], env).pid
+            if evidence_worker:
+                stack.pids["evidence-worker"] = processes.start("evidence-worker", [
+                    "worker", "-a", "evidence", "--app-id", EVIDENCE_APP_ID, "--loglevel", "warn"], env).pid
             for stage in ("logs", "spans"):
                 stack.pids[f"condense-{stage}"] = processes.start(f"condense-{stage}", ["condense", stage],
                                                                   env).pid

@@ -43,8 +43,10 @@ def test_bench_memory_times_retrieval_against_a_small_store(services, tmp_path):
 
 @pytest.mark.slow
 def test_bench_e2e_sees_a_proposal_for_every_alert(services, tmp_path):
+    # With the evidence agents in a worker of their own (the soak below runs the one-worker layout).
     numbers = bench(services, tmp_path, "e2e", "--alerts", "3", "--lines-per-s", "500", "--spans-per-s", "100",
-                    timeout=600)
+                    "--evidence-worker", timeout=600)
+    assert numbers["evidence_worker"] is True
     assert numbers["proposals"] == numbers["alerts"] == 8  # 3 under load, 5 idle
     assert 0 < numbers["alert_to_proposal_p50_ms"] <= numbers["alert_to_proposal_p99_ms"]
     assert numbers["load_lines_per_s"] > 300
