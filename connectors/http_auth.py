@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from aiops.core.bearer import same_secret
 from aiops.core.settings import Settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths a load balancer or a test may probe without credentials.
 OPEN_PATHS = frozenset({"/healthz"})
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
 
 def credentials_accepted(header: str | None, settings: Settings) -> bool:
@@ -31,14 +27,14 @@ def credentials_accepted(header: str | None, settings: Settings) -> bool:
     scheme, _, value = (header or "").strip().partition(" ")
     value = value.strip()
     if token and scheme.lower() == "bearer":
-        return _same(value, token)
+        return same_secret(value, token)
     if user and scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
         given_user, _, given_password = decoded.partition(":")
-        return _same(given_user, user) & _same(given_password, password)
+        return same_secret(given_user, user) & same_secret(given_password, password)
     return False
 
 

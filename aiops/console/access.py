@@ -8,12 +8,13 @@ lives in the approver's browser. State-changing requests must come from the cons
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+
+from aiops.core.bearer import same_secret
 
 COOKIE = "aiops_console_read"
 OPEN_PATHS = ("/healthz", "/metrics", "/static/")
@@ -36,7 +37,7 @@ def _presented(request: web.Request) -> str | None:
 
 
 def _matches(presented: str | None, token: str) -> bool:
-    return presented is not None and hmac.compare_digest(presented.encode(), token.encode())
+    return same_secret(presented, token)
 
 
 def _denied(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 # Errors that say "not yet", not "never": the leader is moving or the topic's metadata has not arrived.
 _SETTLING = {"NOT_LEADER_FOR_PARTITION", "LEADER_NOT_AVAILABLE", "UNKNOWN_TOPIC_OR_PART", "_TIMED_OUT",
-             "_TRANSPORT", "_ALL_BROKERS_DOWN", "NOT_COORDINATOR", "_UNKNOWN_PARTITION"}
+             "_TRANSPORT", "_ALL_BROKERS_DOWN", "_UNKNOWN_PARTITION"}
 
 
 def watermarks(consumer: Any, partition: Any, timeout_s: float = 10.0) -> tuple[int, int]:

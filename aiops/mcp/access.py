@@ -7,11 +7,11 @@ else the server refuses to start without a token, so that nobody on the network 
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import json
 from typing import Any
 
+from aiops.core.bearer import bearer_credential, same_secret
 from aiops.core.errors import AiopsError
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -45,7 +45,7 @@ class BearerTokenGuard:
 
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
-        self.token = token.encode()
+        self.token = token
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self._accepted(scope):
@@ -60,7 +60,4 @@ class BearerTokenGuard:
 
     def _accepted(self, scope: dict[str, Any]) -> bool:
         given = [value for name, value in scope.get("headers", []) if name == b"authorization"]
-        if len(given) != 1:
-            return False
-        scheme, _, value = given[0].strip().partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token)
+        return len(given) == 1 and same_secret(bearer_credential(given[0].decode("latin-1")), self.token)
