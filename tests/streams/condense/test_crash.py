@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections import Counter
@@ -76,7 +77,26 @@ def test_sigkill_mid_batch_replays_to_the_same_counts(services, tmp_path):
     create_topics(settings)
     lines = log_lines(LINES)
     values = lines[:1000] + BAD + lines[1000:]
-    produce(settings.kafka_bootstrap, settings.topic("aiops.logs.raw"), [(b"k", v) for v in values])
+    raw = settings.topic("aiops.logs.raw")
+    killed = threading.Event()
+    feeder_errors: list[BaseException] = []
+
+    def feed() -> None:
+        """Lines arrive at 10k/s, slower than the condenser reads, so the kill finds it mid-batch; the second
+        half waits for the kill, so the first process can never have counted every line (on a fast machine it
+        once had, before this test could kill it)."""
+        try:
+            half = len(values) // 2
+            for start_at in range(0, len(values), 1000):
+                if start_at >= half:
+                    killed.wait(120)
+                produce(settings.kafka_bootstrap, raw, [(b"k", v) for v in values[start_at:start_at + 1000]])
+                time.sleep(0.1)
+        except BaseException as error:  # surfaced by the main thread
+            feeder_errors.append(error)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
 
     # What one uninterrupted run counts: the same core, in this process, over the same lines.
     reference = LogCondenser(settings)
@@ -98,9 +118,11 @@ def test_sigkill_mid_batch_replays_to_the_same_counts(services, tmp_path):
         out.wait_until(lambda: sum(counts(out.records).values()) >= LINES // 5, 90, "a fifth of the lines counted")
         os.killpg(first.pid, signal.SIGKILL)  # mid-batch: it flushes every 1500 lines and was busy
         first.wait(timeout=30)
+        out.poll(1.0)  # whatever it committed before dying
         committed_before = sum(counts(out.records).values())
         assert committed_before < LINES, "the kill came too late to test a replay"
     finally:
+        killed.set()
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
 
@@ -111,9 +133,11 @@ def test_sigkill_mid_batch_replays_to_the_same_counts(services, tmp_path):
         out.poll(2.0)  # anything counted twice would show up now
         dead.poll(0.5)
     finally:
+        feeder.join(timeout=60)
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(timeout=30)
 
+    assert not feeder_errors, feeder_errors
     assert counts(out.records) == expected, log_path.read_text()[-3000:]
     reasons = sorted(headers["aiops.error.message"].decode() for _, _, headers in dead.records)
     assert len(reasons) == len(BAD)
