@@ -105,14 +105,22 @@ class AnomalyEvidence(AnomalyFacts):
     first_seen: datetime
     last_seen: datetime
     observations: int = 1  # judgements (windows) that found it
+    latest_score: float | None = None  # the latest reading's score (None: the only reading is `score`)
+
+    @property
+    def current_score(self) -> float:
+        return self.score if self.latest_score is None else self.latest_score
 
     def merged(self, newer: AnomalyEvidence) -> AnomalyEvidence:
-        """This evidence seen again: the stronger reading's numbers and reason, the whole time span."""
+        """This evidence seen again: the stronger reading's numbers and reason, the whole time span, and how
+        strong the latest reading is (a condition that has eased since its worst is told from one at its worst)."""
         stronger = newer if newer.score >= self.score else self
         again = newer.last_seen > self.last_seen
+        latest = newer if newer.last_seen >= self.last_seen else self
         return stronger.model_copy(update={"first_seen": min(self.first_seen, newer.first_seen),
                                            "last_seen": max(self.last_seen, newer.last_seen),
-                                           "observations": self.observations + (newer.observations if again else 0)})
+                                           "observations": self.observations + (newer.observations if again else 0),
+                                           "latest_score": latest.current_score})
 
 
 class IncidentState(BaseModel):
@@ -245,7 +253,7 @@ class IncidentState(BaseModel):
                 {k: v for k, v in s.model_dump().items() if k != "event_time"} for s in self.span_evidence
             ],
             "anomaly_evidence": [
-                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer", "observations")}
+                {k: v for k, v in a.model_dump().items() if k not in ("key", "peer", "observations", "latest_score")}
                 for a in sorted(self.anomalies.values(), key=lambda a: (-a.score, a.key))[:MAX_ANOMALIES_SHOWN]
             ],
             "opened_by": self.opened_by,

@@ -13,6 +13,13 @@ anomalies (spans, log patterns, metrics), each anomaly a cause (the service's ow
   proportion to their anomalies and moves from a caller to a callee in proportion to the callee's anomalies,
   staying where there is cause evidence; the most visited services rank first.
 
+Evidence is weighed by what it shows now: an anomaly counts by the mean of its strongest and its latest
+reading (a condition easing since its worst, such as a slowness older than the fault, counts less than one
+still at its worst), and evidence gone for minutes before the incident's latest counts less the longer it has
+been gone. A service's own measured misbehaviour (own time, resources, its side of the network) explains its
+own symptoms alongside the services below it, so a slow callee does not take all the credit for a caller
+whose own CPU is saturated.
+
 Calls into a service are its evidence (the callee's latency as its callers see it); time on the wire is the
 call's, and goes to whichever end takes part in more calls with time on the wire (a delay on one service's
 network shows on its calls in and out).
@@ -26,6 +33,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from streams.correlation.graph import DependencyGraph
@@ -37,8 +45,13 @@ CAUSE_WEIGHTS = {"log_pattern": 1.0, "network": 1.0, "self_time": 0.8, "errors":
                  "client_latency": 0.8, "latency": 0.3}
 ALERT_WEIGHT = {"critical": 8.0, "error": 6.0, "warning": 3.0, "info": 1.0, "unknown": 3.0}
 ERROR_TEMPLATE_WEIGHT = 1.5
+# Cause evidence measured on the service itself, which explains its own symptoms too (its own time is part of
+# its latency; a saturated CPU slows and fails its requests). An error line or a changed log pattern does not:
+# a service logs the failures of the calls it makes as readily as its own.
+MEASURED_SIGNALS = {"self_time", "metric", "network", "network (its own side)"}
 MAX_EVIDENCE_LINES = 5
 PERSISTENT_WINDOWS = 6
+STALE_AFTER_S = 60.0
 MAGNITUDE_REFERENCE_MS = 300.0
 
 
@@ -55,10 +68,12 @@ class Evidence:
     cause: float = 0.0
     symptom: float = 0.0
     lines: list[tuple[float, str]] | None = None
+    measured: float = 0.0  # the part of `cause` measured on the service itself: own time, resources, its network
 
-    def add(self, amount: float, line: str, cause: bool) -> None:
+    def add(self, amount: float, line: str, cause: bool, measured: bool = False) -> None:
         if cause:
             self.cause += amount
+            self.measured += amount if measured else 0.0
         else:
             self.symptom += amount
         self.lines = [*(self.lines or []), (amount, line)]
@@ -81,6 +96,19 @@ def magnitude(anomaly: AnomalyEvidence) -> float:
         return 1.0
     added = anomaly.value - (anomaly.baseline or 0.0)
     return min(1.5, max(0.5, math.log10(max(added, 10.0)) / math.log10(MAGNITUDE_REFERENCE_MS)))
+
+
+def strength(anomaly: AnomalyEvidence) -> float:
+    """Its strongest reading and its latest count alike: a condition that has eased since its worst (it
+    was there before the fault and is fading) counts less than one still at its worst."""
+    return (anomaly.score + anomaly.current_score) / 2
+
+
+def currency(anomaly: AnomalyEvidence, latest: datetime) -> float:
+    """Evidence that stopped showing a while before the incident's latest evidence was an earlier episode (or a
+    condition that has since passed): it counts half for every STALE_AFTER_S it has been gone beyond the first."""
+    gone = (latest - anomaly.last_seen).total_seconds()
+    return 0.5 ** max(0.0, gone / STALE_AFTER_S - 1.0)
 
 
 def persistence(anomaly: AnomalyEvidence) -> float:
@@ -123,24 +151,26 @@ def collect(incident: IncidentState, moved: dict[str, list[AnomalyEvidence]]) ->
             evidence[log.service].add(ERROR_TEMPLATE_WEIGHT, f"log {log.reason}: {log.template[:120]}", cause=True)
     reattributed = {a.key for items in moved.values() for a in items}
     grouped: dict[tuple[str, str, bool], list[tuple[float, str]]] = defaultdict(list)
+    latest = max(a.last_seen for a in incident.anomalies.values())
     for anomaly in incident.anomalies.values():
         if anomaly.key in reattributed:
             continue
         cause = anomaly.role == "cause"
-        weight = (CAUSE_WEIGHTS.get(anomaly.signal, 0.5) if cause else 1.0) * persistence(anomaly) * magnitude(anomaly)
+        weight = ((CAUSE_WEIGHTS.get(anomaly.signal, 0.5) if cause else 1.0) * persistence(anomaly)
+                  * magnitude(anomaly) * currency(anomaly, latest))
         grouped[(anomaly.service, anomaly.signal, cause)].append(
-            (anomaly.score * weight, f"{anomaly.role} {anomaly.signal}: {anomaly.reason}"))
+            (strength(anomaly) * weight, f"{anomaly.role} {anomaly.signal}: {anomaly.reason}"))
     for caller, taken in moved.items():
         for a in taken:
             grouped[(caller, "network (its own side)", True)].append(
-                (a.score * CAUSE_WEIGHTS["network"] * persistence(a) * magnitude(a),
+                (strength(a) * CAUSE_WEIGHTS["network"] * persistence(a) * magnitude(a) * currency(a, latest),
                  f"cause network: its own calls to {a.service} ({a.reason}), and it takes part in more calls "
                  f"with time on the wire than {a.service}"))
-    for (service, _, cause), items in grouped.items():
+    for (service, signal, cause), items in grouped.items():
         total = _diminishing([amount for amount, _ in items])
         best = max(items, key=lambda x: x[0])
         line = best[1] + (f" (+{len(items) - 1} more)" if len(items) > 1 else "")
-        evidence[service].add(total, line, cause=cause)
+        evidence[service].add(total, line, cause=cause, measured=signal in MEASURED_SIGNALS)
     for span in incident.span_evidence:
         if span.kind == "error":
             evidence[span.service].add(0.5, f"error span {span.operation} trace {span.trace_id}", cause=False)
@@ -183,11 +213,16 @@ def blame(evidence: dict[str, Evidence], graph: DependencyGraph, config: Ranking
     for caller in services:
         if not evidence[caller].symptom:
             continue
-        below = _explainers(caller, calls, graph, evidence)
-        total = sum(evidence[s].cause for s in below)
-        for service in below:
-            credit[service] += config.propagation * evidence[caller].symptom * evidence[service].cause / total
-            explained[service].append(caller)
+        # The services below it with cause evidence explain its symptoms, and so does its own measured
+        # misbehaviour: a slow callee does not get the credit for a caller whose own time or CPU is off too.
+        shares = {s: evidence[s].cause for s in _explainers(caller, calls, graph, evidence)}
+        if shares and evidence[caller].measured:
+            shares[caller] = evidence[caller].measured
+        total = sum(shares.values())
+        for service, share in shares.items():
+            credit[service] += config.propagation * evidence[caller].symptom * share / total
+            if service != caller:
+                explained[service].append(caller)
     # Explaining others' symptoms can at most double a service's own evidence: a faint anomaly below loud
     # symptoms is not made the cause by them.
     scores = {s: evidence[s].cause + min(credit[s], evidence[s].cause) for s in services}

@@ -6,7 +6,7 @@ from streams.correlation.engine import CorrelationConfig, Correlator, Tables
 from streams.correlation.ranking import RankingConfig
 from streams.correlation.signals import AlertSignal, TickSignal
 from tests.streams.correlation.anomalies import anomaly, persisting
-from tests.streams.correlation.builders import SHOP_EDGES, alert, cascade, edges
+from tests.streams.correlation.builders import SHOP_EDGES, alert, at, cascade, edges
 from tests.streams.correlation.test_engine import latest
 
 
@@ -102,3 +102,53 @@ def test_persistent_evidence_outweighs_a_passing_burst():
                *persisting("payments-api", "log_pattern", 10, windows=1, score=10.0),
                *persisting("checkout-api", "latency", 10, windows=6, role="symptom", score=5.0)]
     assert ranked(signals)["service"] == "orders-api"
+
+
+def in_time_order(signals: list) -> list:
+    """Edges first, then the anomalies as the stages would emit them: in event-time order."""
+    return sorted(signals, key=lambda s: getattr(s, "event_time", None) or at(0))
+
+
+def test_a_condition_that_eased_counts_less_than_one_still_at_its_worst():
+    """orders-api's own time was far off at first and has nearly recovered (a condition older than the fault);
+    payments-api's log pattern is as strong as ever."""
+    signals = [*edges(SHOP_EDGES), anomaly("orders-api", "self_time", 10, score=10.0),
+               *persisting("orders-api", "self_time", 20, windows=5, score=2.0),
+               *persisting("payments-api", "log_pattern", 10, windows=6, score=6.0),
+               *persisting("checkout-api", "latency", 10, windows=6, role="symptom", score=4.0)]
+    root = ranked(in_time_order(signals))
+    assert root["service"] == "payments-api", root
+    # At its worst all along, orders-api's own time would rank first: it is the easing that decides.
+    at_worst = [*edges(SHOP_EDGES), *persisting("orders-api", "self_time", 10, windows=6, score=10.0),
+                *persisting("payments-api", "log_pattern", 10, windows=6, score=6.0),
+                *persisting("checkout-api", "latency", 10, windows=6, role="symptom", score=4.0)]
+    assert ranked(in_time_order(at_worst))["service"] == "orders-api"
+
+
+def test_evidence_gone_for_minutes_counts_less_than_what_shows_now():
+    """orders-api's log pattern stopped three minutes before payments-api's began: an earlier episode."""
+    signals = [*edges(SHOP_EDGES), *persisting("orders-api", "log_pattern", 10, windows=6, score=9.0),
+               *persisting("checkout-api", "latency", 10, windows=30, role="symptom", score=4.0),
+               *persisting("payments-api", "log_pattern", 250, windows=6, score=6.0)]
+    root = ranked(in_time_order(signals))
+    assert root["service"] == "payments-api", root
+    orders = next(c for c in root["candidates"] if c["service"] == "orders-api")
+    assert orders["score"] < root["candidates"][0]["score"] / 2
+
+
+def test_a_caller_with_its_own_cpu_saturated_keeps_the_blame_for_its_own_symptoms():
+    """checkout-api's CPU is saturated and its requests slow; orders-api below it is a little slow on its own.
+    A callee with cause evidence takes a share of a caller's symptoms, but the caller's own measured
+    misbehaviour explains them too; an error-level log pattern in the caller would not (callers log their
+    callees' failures)."""
+    def story(caller_signal: str) -> list:
+        return [*edges(SHOP_EDGES), *persisting("checkout-api", caller_signal, 10, windows=6, score=8.0),
+                *persisting("checkout-api", "latency", 10, windows=6, role="symptom", score=9.0),
+                *persisting("orders-api", "self_time", 10, windows=6, score=6.0),
+                *persisting("orders-api", "client_latency", 10, windows=6, role="symptom", peer="checkout-api",
+                            score=9.0)]
+
+    root = ranked(in_time_order(story("metric")))
+    assert root["service"] == "checkout-api", root
+    assert "explains symptoms of" not in root["candidates"][0]["reason"]  # its own are not "of" another
+    assert ranked(in_time_order(story("log_pattern")))["service"] == "orders-api"
