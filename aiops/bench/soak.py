@@ -12,12 +12,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
 from aiops.bench.stack import BackgroundLoad, pipeline
+from aiops.core.lag import GroupLag
 from aiops.core.settings import Settings
 from aiops.core.topics import LOGS_CONDENSED, OTLP_SPANS, RAW_LOGS, SIGNALS, SPANS_CONDENSED
-from aiops.core.watermarks import watermarks
 
 
 @dataclass
@@ -44,25 +42,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def lag(group_topics: dict[str, list[str]], bootstrap: str) -> dict[str, int]:
-    """Records not yet committed, per consumer group."""
-    found = {}
-    for group, topics in group_topics.items():
-        reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-        total = 0
-        try:
-            for topic in topics:
-                metadata = reader.list_topics(topic, timeout=10).topics[topic]
-                committed = reader.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=10)
-                for tp in committed:
-                    low, high = watermarks(reader, tp)
-                    total += high - (tp.offset if tp.offset >= 0 else low)
-        finally:
-            reader.close()
-        found[group] = total
-    return found
-
-
 def _slope(points: list[tuple[float, float]]) -> float:
     if len(points) < 2:
         return 0.0
@@ -82,15 +61,15 @@ def run(settings: Settings, minutes: float, lines_per_s: int = 10_000, spans_per
                   s.topic("aiops-streams"): [s.topic(t) for t in (LOGS_CONDENSED, SPANS_CONDENSED, SIGNALS)]}
         watched = {name: pid for name, pid in stack.pids.items() if name != "bridge"}
         samples: list[dict] = []
-        with BackgroundLoad(s, lines_per_s, spans_per_s) as load:
+        with BackgroundLoad(s, lines_per_s, spans_per_s) as load, GroupLag(s.kafka_bootstrap) as lag:
             time.sleep(warmup_s)
             started = time.monotonic()
             while time.monotonic() - started < minutes * 60:
                 stack.processes.check()
-                lags = lag(groups, s.kafka_bootstrap)
                 samples.append({"t_s": round(time.monotonic() - started, 1),
                                 "rss_mb": {name: rss_mb(pid) for name, pid in watched.items()},
-                                "lag": {group.removeprefix(s.topic_prefix): n for group, n in lags.items()}})
+                                "lag": {group.removeprefix(s.topic_prefix): lag.total(group, topics)
+                                        for group, topics in groups.items()}})
                 time.sleep(sample_s)
             lines, spans = load.achieved
     half = [(x["t_s"], float(sum(x["lag"].values()))) for x in samples if x["t_s"] >= minutes * 30]

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiops.core.avro import codec_for
 from aiops.core.errors import AiopsError
+from aiops.core.lag import GroupLag
 from aiops.core.settings import Settings
 from aiops.core.topics import (
     ALERTS,
@@ -40,7 +41,6 @@ from aiops.core.topics import (
     create_topics,
     delete_prefixed_topics,
 )
-from aiops.core.watermarks import watermarks
 from aiops.demo.replay import Recording, replay
 from aiops.eval.cases import Case
 from aiops.stack.process import stop_group
@@ -83,18 +83,12 @@ def compressed(case: Case, max_gap_s: float) -> Recording:
 
 
 class _Lag:
-    """How far the worker's consumer group is behind the end of the topics it reads."""
+    """How far the worker's consumer groups are behind the end of the topics the case fills."""
 
     def __init__(self, settings: Settings):
-        from confluent_kafka import Consumer, TopicPartition
-        from confluent_kafka.admin import AdminClient
-
         self.settings = settings
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-        self.probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"lag-{uuid.uuid4().hex}",
-                               "enable.auto.commit": False})
-        self.partition = TopicPartition
         self.groups = self._groups(settings)
+        self.lag = GroupLag(settings.kafka_bootstrap)
 
     @staticmethod
     def _groups(settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -109,31 +103,22 @@ class _Lag:
         return groups
 
     def behind(self) -> int:
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
-        metadata = self.admin.list_topics(timeout=10).topics
         total = 0
         ticks = self.settings.topic(SIGNALS)
         transactional = {self.settings.topic(name) for name in TRANSACTIONAL}
         for group, topics in self.groups.items():
-            names = [self.settings.topic(name) for name in topics]
-            partitions = [self.partition(n, p) for n in names if n in metadata for p in metadata[n].partitions]
-            future = self.admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])
-            offsets = future[group].result(timeout=10).topic_partitions
-            committed = {(tp.topic, tp.partition): tp.offset for tp in offsets}
-            for tp in partitions:
-                _, high = watermarks(self.probe, tp)
-                behind = high - max(committed.get((tp.topic, tp.partition), -1), 0)
+            lags = self.lag.per_partition(group, [self.settings.topic(name) for name in topics])
+            for (topic, _), behind in lags.items():
                 # The correlator's clock ticks through aiops.signals every second: a few records there is idle.
-                if tp.topic == ticks:
+                if topic == ticks:
                     behind -= TICKS_IN_FLIGHT
-                elif tp.topic in transactional:
+                elif topic in transactional:
                     behind -= TRANSACTION_MARKERS
                 total += max(0, behind)
         return total
 
     def close(self) -> None:
-        self.probe.close()
+        self.lag.close()
 
 
 def _read_incidents(settings: Settings, timeout_s: float = 30.0) -> list[dict[str, Any]]:
