@@ -50,6 +50,8 @@ def demo_command(
     speed: float = typer.Option(10.0, help="replay speed of the scenario"),
     timeout: float | None = typer.Option(None, help="give up after this many seconds (default 300; 1800 with "
                                          "--console, to leave time for making and enrolling a key)"),
+    keep_topics: bool = typer.Option(False, help="keep the run's demo-… topics on the broker afterwards (to read "
+                                     "the audit trail with kcat); by default they are deleted when it ends"),
 ) -> None:
     """Run the whole system on a realistic failure of the sample shop, live, and print the audit trail."""
     import signal
@@ -65,5 +67,5 @@ def demo_command(
     wide = console if console.is_terminal else Console(width=max(console.width, 160))
     limit = timeout if timeout is not None else (1800.0 if with_console else 300.0)
     run_demo(Settings(), approve_as, speed, limit, wide, confirm=lambda question: Confirm.ask(question),
-             with_console=with_console)
+             with_console=with_console, keep_topics=keep_topics)
     console.print("[bold green]demo finished[/]")

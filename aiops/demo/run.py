@@ -34,6 +34,7 @@ from aiops.core.topics import (
     PROPOSALS,
     RAW_ALERTS,
     create_topics,
+    delete_prefixed_topics,
 )
 from aiops.demo.errors import DemoError
 from aiops.demo.processes import Processes, free_port, keep_console_up, start_console, wait_for_health
@@ -186,7 +187,7 @@ def print_audit_trail(console: Console, trail: AuditTrail, incident: Incident) -
 
 
 def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s: float, console: Console,
-             confirm: Callable[[str], bool], with_console: bool = False) -> AuditTrail:
+             confirm: Callable[[str], bool], with_console: bool = False, keep_topics: bool = False) -> AuditTrail:
     from aiops.demo.local_services import OpaServer, PlatformCtlServer
     from aiops.demo.replay import DEFAULT_SCENARIO, load, replay
     from aiops.gatekeeper.approvals import approval_record, produce_approval
@@ -334,6 +335,15 @@ def run_demo(settings: Settings, approve_as: str | None, speed: float, timeout_s
             platform.__exit__(None, None, None)
         if opa is not None:
             opa.stop()
+        # Each run has topics of its own: left behind, every demo would add its set to a long-lived broker.
+        if keep_topics:
+            say(f"kept the run's topics ({prefix}*)")
+        else:
+            try:
+                delete_prefixed_topics(settings.kafka_bootstrap, prefix)
+                say(f"deleted the run's topics ({prefix}*; --keep-topics keeps them)")
+            except Exception as error:  # noqa: BLE001 - never hide why the demo itself stopped
+                say(f"could not delete the run's topics ({prefix}*): {error}")
         if stack_started:
             say("stopping the local stack")
             components.down(settings)

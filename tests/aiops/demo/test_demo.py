@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aiops.core import metrics
 from tests.aiops.triage.llm_double import LlmDouble, completion
+from tests.kafka_io import topics_starting
 from tests.processes import AIOPS, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -103,6 +105,11 @@ def test_demo_runs_end_to_end_and_every_dashboard_metric_moves(services, tmp_pat
     assert "decision: allow (approval" in output
     assert "platform-ctl simulator received" in output and "restart_deployment" in output
     assert len(llm.requests) >= 2
+    # The run's topics are gone afterwards (--keep-topics would keep them).
+    prefix = re.search(r"topics prefixed\s+(demo-[0-9-]+\.)", output)
+    assert prefix, output[:3000] + output[-3000:]
+    assert "deleted the run's topics" in output
+    assert topics_starting(services.kafka_bootstrap, prefix.group(1)) == set()
 
     exported = [m for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")]
     assert len(exported) == 22
