@@ -11,6 +11,7 @@ import faust
 from aiops.core import fetch_guard
 from aiops.core.avro import AvroCodec, SchemaSet, codec_for
 from aiops.core.settings import Settings
+from aiops.core.topics import WORKER_GROUP
 from streams import kafka_transport
 
 
@@ -62,7 +63,7 @@ def broker_urls(bootstrap: str, scheme: str = "kafka") -> list[str]:
     return [f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
 
 
-def create_app(settings: Settings, app_id: str = "aiops-streams", *, web_port: int | None = None,
+def create_app(settings: Settings, app_id: str = WORKER_GROUP, *, web_port: int | None = None,
                **overrides: Any) -> faust.App:
     """A Faust app on the configured broker. Tables use the in-memory store recovered from changelogs."""
     fetch_guard.install()  # an unreadable record batch must not block its partition (aiops/core/fetch_guard.py)

@@ -6,6 +6,7 @@ import typer
 
 from aiops.core.errors import AiopsError
 from aiops.core.settings import Settings
+from aiops.core.topics import WORKER_GROUP
 
 # The commands this subsystem adds to `aiops` (aiops/cli.py puts every subsystem's `app` together).
 app = typer.Typer()
@@ -14,7 +15,7 @@ app = typer.Typer()
 @app.command("worker")
 def worker(
     agent: list[str] = typer.Option(None, "--agent", "-a", help="agent group to run (repeatable; default: all)"),
-    app_id: str = typer.Option("aiops-streams", help="Faust app id (consumer group and changelog prefix)"),
+    app_id: str = typer.Option(WORKER_GROUP, help="Faust app id (consumer group and changelog prefix)"),
     web_port: int | None = typer.Option(None, help="serve Faust's web endpoints on this port"),
     loglevel: str = typer.Option("info", help="crit, error, warn, info or debug"),
     metrics_port: int | None = typer.Option(None, help="serve Prometheus metrics here (default: the "

@@ -15,7 +15,15 @@ from pathlib import Path
 from aiops.bench.stack import BackgroundLoad, pipeline
 from aiops.core.lag import GroupLag
 from aiops.core.settings import Settings
-from aiops.core.topics import LOGS_CONDENSED, OTLP_SPANS, RAW_LOGS, SIGNALS, SPANS_CONDENSED
+from aiops.core.topics import (
+    LOGS_CONDENSED,
+    OTLP_SPANS,
+    RAW_LOGS,
+    SIGNALS,
+    SPANS_CONDENSED,
+    WORKER_GROUP,
+    condenser_group,
+)
 
 
 @dataclass
@@ -56,9 +64,9 @@ def run(settings: Settings, minutes: float, lines_per_s: int = 10_000, spans_per
         sample_s: float = 10.0, warmup_s: float = 120.0) -> SoakResult:
     with pipeline(settings, triage=False) as stack:
         s = stack.settings
-        groups = {s.topic("aiops-condense-logs"): [s.topic(RAW_LOGS)],
-                  s.topic("aiops-condense-spans"): [s.topic(OTLP_SPANS)],
-                  s.topic("aiops-streams"): [s.topic(t) for t in (LOGS_CONDENSED, SPANS_CONDENSED, SIGNALS)]}
+        groups = {s.topic(condenser_group("logs")): [s.topic(RAW_LOGS)],
+                  s.topic(condenser_group("spans")): [s.topic(OTLP_SPANS)],
+                  s.topic(WORKER_GROUP): [s.topic(t) for t in (LOGS_CONDENSED, SPANS_CONDENSED, SIGNALS)]}
         watched = {name: pid for name, pid in stack.pids.items() if name != "bridge"}
         samples: list[dict] = []
         with BackgroundLoad(s, lines_per_s, spans_per_s) as load, GroupLag(s.kafka_bootstrap) as lag:
@@ -68,8 +76,8 @@ def run(settings: Settings, minutes: float, lines_per_s: int = 10_000, spans_per
                 stack.processes.check()
                 samples.append({"t_s": round(time.monotonic() - started, 1),
                                 "rss_mb": {name: rss_mb(pid) for name, pid in watched.items()},
-                                "lag": {group.removeprefix(s.topic_prefix): lag.total(group, topics)
-                                        for group, topics in groups.items()}})
+                                "lag": {group.removeprefix(s.topic_prefix): sum(behind.values())
+                                        for group, behind in lag.per_group(groups).items()}})
                 time.sleep(sample_s)
             lines, spans = load.achieved
     half = [(x["t_s"], float(sum(x["lag"].values()))) for x in samples if x["t_s"] >= minutes * 30]

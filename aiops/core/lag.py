@@ -8,7 +8,8 @@ rebalanced by whoever measures it) and the ends from a probe consumer of its own
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiops.core.watermarks import watermarks
 
@@ -23,12 +24,19 @@ class GroupLag:
         self.probe = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lag-probe-{uuid.uuid4().hex}",
                                "enable.auto.commit": False})
 
+    def per_group(self, groups: Mapping[str, Iterable[str]]) -> dict[str, dict[tuple[str, int], int]]:
+        """per_partition of each group, from one read of the cluster's metadata."""
+        metadata = self.admin.list_topics(timeout=self.timeout_s).topics
+        return {group: self._behind(group, topics, metadata) for group, topics in groups.items()}
+
     def per_partition(self, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
         """(topic, partition) → records after the group's committed offset (after the log start when it has
         committed nothing there). Topics that do not exist (yet) are left out."""
+        return self.per_group({group: topics})[group]
+
+    def _behind(self, group: str, topics: Iterable[str], metadata: Mapping[str, Any]) -> dict[tuple[str, int], int]:
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-        metadata = self.admin.list_topics(timeout=self.timeout_s).topics
         partitions = [TopicPartition(name, p) for name in topics if name in metadata
                       for p in metadata[name].partitions]
         if not partitions:  # an empty list would ask for every partition the group has committed

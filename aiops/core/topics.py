@@ -21,6 +21,15 @@ class TopicSpec:
         return settings.topic(self.name)
 
 
+# Consumer groups (without the configured prefix) that the measuring tools (eval, bench soak) look up as well.
+WORKER_GROUP = "aiops-streams"  # `aiops worker`'s Faust app id: its consumer group and changelog prefix
+
+
+def condenser_group(stage: str) -> str:
+    """The consumer group of `aiops condense logs|spans`."""
+    return f"aiops-condense-{stage}"
+
+
 # Catalog names (without the configured prefix): the one place each topic name is written down.
 OTLP_SPANS = "otlp_spans"
 OTLP_LOGS = "otlp_logs"

@@ -38,6 +38,8 @@ from aiops.core.topics import (
     SPAN_STATS,
     SPANS,
     SPANS_CONDENSED,
+    WORKER_GROUP,
+    condenser_group,
     create_topics,
     delete_prefixed_topics,
 )
@@ -46,7 +48,6 @@ from aiops.eval.cases import Case
 from aiops.stack.process import stop_group
 
 AIOPS = str(Path(sys.executable).with_name("aiops"))
-APP_ID = "aiops-streams"
 TICKS_IN_FLIGHT = 10
 CONSUMED = (*(spec.name for spec in INPUTS), ALERTS, LOGS, SPANS, METRICS, LOG_EVENTS, SPAN_STATS, SIGNALS)
 # At line rate (AIOPS_CANONICAL_LINES=off) the condensers' own consumer groups read the raw log and span inputs
@@ -93,21 +94,21 @@ class _Lag:
     @staticmethod
     def _groups(settings: Settings) -> dict[str, tuple[str, ...]]:
         """Consumer group → the topics it reads that the case fills."""
-        worker = settings.topic(APP_ID)
+        worker = settings.topic(WORKER_GROUP)
         if settings.canonical_lines == "all":
             return {worker: CONSUMED}
         condensed = {name for names in CONDENSED_INPUTS.values() for name in names}
         groups = {worker: (*(n for n in CONSUMED if n not in condensed), *TRANSACTIONAL)}
         for stage, names in CONDENSED_INPUTS.items():
-            groups[settings.topic(f"aiops-condense-{stage}")] = names
+            groups[settings.topic(condenser_group(stage))] = names
         return groups
 
     def behind(self) -> int:
         total = 0
         ticks = self.settings.topic(SIGNALS)
         transactional = {self.settings.topic(name) for name in TRANSACTIONAL}
-        for group, topics in self.groups.items():
-            lags = self.lag.per_partition(group, [self.settings.topic(name) for name in topics])
+        groups = {group: [self.settings.topic(name) for name in topics] for group, topics in self.groups.items()}
+        for lags in self.lag.per_group(groups).values():
             for (topic, _), behind in lags.items():
                 # The correlator's clock ticks through aiops.signals every second: a few records there is idle.
                 if topic == ticks:

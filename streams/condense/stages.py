@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiops.core.avro import SchemaSet, codec_for
 from aiops.core.settings import Settings
+from aiops.core.topics import condenser_group
 from streams.condense.logs import LogCondenser
 from streams.condense.process import CondenseLoop, Input, Stage
 
@@ -23,7 +24,7 @@ def inputs_for(stage: str, settings: Settings) -> list[Input]:
 def build_loop(stage: str, settings: Settings, group_id: str | None = None) -> CondenseLoop:
     """The loop of one stage (logs or spans) with its consumer group and transactional id."""
     schemas = SchemaSet.load(settings.schemas_dir)
-    group = group_id or settings.topic(f"aiops-condense-{stage}")
+    group = group_id or settings.topic(condenser_group(stage))
     core: Stage
     if stage == "logs":
         core = LogCondenser(settings, codec_for("LogRecord", settings.topic("aiops.logs"), settings, schemas))
